@@ -1,0 +1,42 @@
+# The two commands a newcomer needs: `make run` (the service and a demo) and `make test`.
+# Everything else is a building block of those two.
+
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/aourly-visma/target
+CARGO ?= cargo
+
+.PHONY: run test serve sandbox lint fmt clippy lint-template build venv clean-local
+
+## make run: emulator + Visma sandbox + service, then a narrated demo (Ctrl-C stops all).
+run:
+	scripts/run-local.sh
+
+## make test: every test, against the local AWS emulator (started and stopped here).
+test:
+	scripts/with-aws.sh $(CARGO) test --workspace --no-fail-fast
+
+## make serve: the service in one process (CONTRACT §9) on LOCAL_HTTP_ADDR.
+serve:
+	scripts/with-aws.sh bash -c '. scripts/local-env.sh && exec $(CARGO) run -p local'
+
+## make sandbox: the Visma sandbox alone, on VISMA_SANDBOX_ADDR (default 127.0.0.1:4010).
+sandbox:
+	$(CARGO) run -p visma-sandbox -- --addr $${VISMA_SANDBOX_ADDR:-127.0.0.1:4010}
+
+## make lint: formatting, clippy, and the template linters (cfn-lint, sam validate --lint).
+lint: fmt clippy lint-template
+
+fmt:
+	$(CARGO) fmt --all --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+lint-template:
+	scripts/lint-template.sh
+
+## make build: every function for Lambda (arm64, release) with cargo-lambda.
+build:
+	scripts/build-lambdas.sh
+
+venv:
+	scripts/ensure-venv.sh

@@ -1,0 +1,48 @@
+//! The scheduled pull: every tick, one `Pull` job per connected tenant onto the sync queue.
+//!
+//! Connected tenants are read from the sparse GSI1 partition `CONNECTED` (never a table scan),
+//! and the work itself runs in the sync worker, so one slow tenant never delays the rest.
+
+use app::{Deps, Secret};
+use domain::SyncJob;
+use serde::{Deserialize, Serialize};
+use store::{keys, StoreError};
+
+pub const SECRETS: &[Secret] = &[];
+
+/// What one tick did; the Lambda returns it, so it shows in the invocation log.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    pub tenants_queued: usize,
+}
+
+#[derive(Deserialize)]
+struct ConnectedEntry {
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+}
+
+pub async fn handle_tick(deps: &Deps) -> Result<TickReport, StoreError> {
+    let mut report = TickReport::default();
+    let mut start = None;
+    loop {
+        let (entries, next): (Vec<ConnectedEntry>, _) = deps
+            .table
+            .query_index_page(keys::CONNECTED_PARTITION, 500, start)
+            .await?;
+        for entry in entries {
+            let Some(tenant) = keys::tenant_from_connected_sk(&entry.gsi1sk) else {
+                tracing::warn!(sk = %entry.gsi1sk, "skipping a malformed connected-index entry");
+                continue;
+            };
+            deps.queue.send(&SyncJob::Pull { tenant }, 0).await?;
+            report.tenants_queued += 1;
+        }
+        match next {
+            Some(key) => start = Some(key),
+            None => break,
+        }
+    }
+    tracing::info!(tenants_queued = report.tenants_queued, "schedule tick done");
+    Ok(report)
+}

@@ -1,0 +1,25 @@
+//! The composition root shared by every function and the local runner: configuration parsed
+//! once ([`Config`]), telemetry ([`telemetry`]), problem+json answers ([`Problem`]) and the
+//! dependencies built once per cold start ([`Deps`]).
+
+mod config;
+mod deps;
+mod problem;
+pub mod telemetry;
+
+pub use config::{Config, ConfigError, LocalConfig, Secret, Secrets};
+pub use deps::Deps;
+pub use problem::{FieldProblem, Problem};
+
+/// Start-up helper for every `main`: a configuration error becomes the one clear line on
+/// stderr (and in CloudWatch) naming the variable, then the process exits.
+pub fn or_exit<T>(result: Result<T, ConfigError>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => {
+            tracing::error!(variable = %e.variable, "{e}");
+            eprintln!("{e}");
+            std::process::exit(2)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+use std::error::Error as StdError;
+
+/// Every failure of the store, classified for the caller: retry it, or give up.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write was refused: the item exists, or is not in the expected state.
+    /// Callers treat this as an answer ("someone else got there first"), not a fault.
+    #[error("the conditional write was refused")]
+    ConditionFailed,
+    /// Throttling, timeouts, 5xx, connection errors: safe to retry.
+    #[error("{operation} failed transiently")]
+    Transient {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+    /// Anything retrying will not fix: a missing table, a validation error, bad credentials.
+    #[error("{operation} failed")]
+    Permanent {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+    /// A stored item or message did not have the shape this code expects.
+    #[error("stored data could not be decoded: {0}")]
+    Decode(String),
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Transient { .. })
+    }
+
+    /// Classifies an SDK error: service faults and I/O are transient, the rest permanent.
+    pub(crate) fn from_sdk<E, R>(
+        operation: &'static str,
+        err: aws_sdk_dynamodb::error::SdkError<E, R>,
+    ) -> Self
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + StdError + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        use aws_sdk_dynamodb::error::SdkError;
+        let transient = match &err {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+            SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(service) => matches!(
+                service.err().code(),
+                Some(
+                    "ThrottlingException"
+                        | "ProvisionedThroughputExceededException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                        | "ServiceUnavailable"
+                        | "TransactionInProgressException"
+                )
+            ),
+            _ => false,
+        };
+        let source: Box<dyn StdError + Send + Sync> = Box::new(SdkMessage(
+            aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
+        ));
+        if transient {
+            StoreError::Transient { operation, source }
+        } else {
+            StoreError::Permanent { operation, source }
+        }
+    }
+}
+
+/// The SDK error's text, with its causes (`DisplayErrorContext` walks the chain). Item values
+/// are never part of SDK error messages, so no token can leak through here.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct SdkMessage(pub(crate) String);

@@ -1,0 +1,167 @@
+//! The store's first slice against the local AWS emulator: items, conditional writes, queries,
+//! the queue and its dead-letter queue, all created from template.yaml.
+
+use domain::{RecordKind, SyncJob, TenantId};
+use serde::{Deserialize, Serialize};
+use store::resources::Definitions;
+use store::{keys, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Note {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK", skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
+    text: String,
+}
+
+fn note(pk: &str, sk: &str, text: &str) -> Note {
+    Note {
+        pk: pk.into(),
+        sk: sk.into(),
+        gsi1pk: None,
+        gsi1sk: None,
+        text: text.into(),
+    }
+}
+
+#[tokio::test]
+async fn items_are_written_claimed_once_read_and_queried() {
+    // GIVEN a fresh table made from template.yaml
+    let deps = integration_tests::deps(&[]).await;
+    let table = &deps.table;
+
+    // WHEN an item is written and read back
+    table.put(&note("T#1", "ITEM#a", "first")).await.unwrap();
+    let read: Option<Note> = table.get("T#1", "ITEM#a").await.unwrap();
+    // THEN it is the same item
+    assert_eq!(read, Some(note("T#1", "ITEM#a", "first")));
+
+    // WHEN the same key is claimed twice
+    table.put_new(&note("T#1", "EVENT#e1", "claim")).await.unwrap();
+    let second = table.put_new(&note("T#1", "EVENT#e1", "again")).await;
+    // THEN the second claim is refused and the first value stays
+    assert!(matches!(second, Err(StoreError::ConditionFailed)), "{second:?}");
+    let kept: Note = table.get("T#1", "EVENT#e1").await.unwrap().unwrap();
+    assert_eq!(kept.text, "claim");
+
+    // WHEN the partition is queried by prefix
+    table.put(&note("T#1", "ITEM#b", "second")).await.unwrap();
+    table.put(&note("T#2", "ITEM#c", "other tenant")).await.unwrap();
+    let items: Vec<Note> = table.query_prefix("T#1", "ITEM#").await.unwrap();
+    // THEN only that tenant's items with the prefix come back, in key order
+    let texts: Vec<&str> = items.iter().map(|n| n.text.as_str()).collect();
+    assert_eq!(texts, ["first", "second"]);
+
+    // AND a missing item reads as None, and deleting works
+    assert_eq!(table.get::<Note>("T#1", "ITEM#zzz").await.unwrap(), None);
+    table.delete("T#1", "ITEM#a").await.unwrap();
+    assert_eq!(table.get::<Note>("T#1", "ITEM#a").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_sparse_index_pages_through_connected_tenants_only() {
+    let deps = integration_tests::deps(&[]).await;
+    for i in 0..7 {
+        let tenant = TenantId::parse(&format!("tenant-{i}")).unwrap();
+        let mut item = note(&keys::tenant_pk(&tenant), keys::connection_sk(), "connected");
+        // Only odd tenants are connected: the others have no GSI1 keys and stay out of the index.
+        if i % 2 == 1 {
+            item.gsi1pk = Some(keys::CONNECTED_PARTITION.into());
+            item.gsi1sk = Some(keys::connected_sk(&tenant));
+        }
+        deps.table.put(&item).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut start = None;
+    let mut pages = 0;
+    loop {
+        let (page, next): (Vec<Note>, _) = deps
+            .table
+            .query_index_page(keys::CONNECTED_PARTITION, 2, start)
+            .await
+            .unwrap();
+        pages += 1;
+        seen.extend(page.into_iter().filter_map(|n| n.gsi1sk));
+        match next {
+            Some(k) => start = Some(k),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["TENANT#tenant-1", "TENANT#tenant-3", "TENANT#tenant-5"]);
+    assert!(pages >= 2, "a page size of 2 must take several pages, took {pages}");
+}
+
+#[tokio::test]
+async fn jobs_are_sent_received_deleted_and_dead_lettered_after_max_receives() {
+    let deps = integration_tests::deps(&[]).await;
+    let queue = &deps.queue;
+    let defs = Definitions::from_template().unwrap();
+    let max_receives = defs
+        .sync_queue
+        .redrive_policy
+        .as_ref()
+        .expect("the template gives the sync queue a redrive policy")
+        .max_receive_count;
+
+    // A job goes round trip and is deleted.
+    let job = SyncJob::Push {
+        tenant: TenantId::parse("acme").unwrap(),
+        kind: RecordKind::Invoice,
+        id: "inv_1".into(),
+    };
+    queue.send(&job, 0).await.unwrap();
+    let got = queue.receive(10, 1).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(serde_json::from_str::<SyncJob>(&got[0].body).unwrap(), job);
+    assert_eq!(got[0].receive_count, 1);
+    queue.delete(&got[0].receipt_handle).await.unwrap();
+    assert!(queue.receive(10, 0).await.unwrap().is_empty());
+
+    // A message that keeps failing is received max_receives times, then moves to the DLQ.
+    queue
+        .send(&SyncJob::Pull { tenant: TenantId::parse("acme").unwrap() }, 0)
+        .await
+        .unwrap();
+    let mut receives = 0;
+    for _ in 0..(max_receives + 3) {
+        let got = queue.receive(1, 1).await.unwrap();
+        let Some(message) = got.first() else { break };
+        receives += 1;
+        assert_eq!(message.receive_count, receives);
+        // "Fail" it: make it visible again at once instead of waiting out the visibility timeout.
+        queue.change_visibility(&message.receipt_handle, 0).await.unwrap();
+    }
+    assert_eq!(receives, max_receives as u32);
+    let dead = queue.receive_dead_letters(10, 1).await.unwrap();
+    assert_eq!(dead.len(), 1, "the failed job must be in the dead-letter queue");
+    assert!(dead[0].body.contains("\"job\":\"pull\""));
+}
+
+#[test]
+fn template_declares_the_keys_the_code_uses() {
+    let defs = Definitions::from_template().unwrap();
+    defs.table.check_matches_code().unwrap();
+    assert_eq!(defs.sync_queue.visibility_timeout, Some(360));
+    assert!(defs.dead_letter_queue.redrive_policy.is_none());
+}
+
+#[test]
+fn a_template_that_drifts_from_the_code_is_caught() {
+    let template = store::resources::TEMPLATE;
+    for (from, to) in [
+        ("AttributeName: GSI1PK", "AttributeName: GSI1PARTITION"),
+        ("IndexName: GSI1", "IndexName: ByStatus"),
+        ("AttributeName: expires_at", "AttributeName: ttl"),
+        ("KeyType: RANGE", "KeyType: HASH"),
+    ] {
+        assert!(template.contains(from), "the template no longer has {from:?}");
+        let drifted = template.replacen(from, to, 1);
+        let result = Definitions::parse(&drifted).and_then(|d| d.table.check_matches_code());
+        assert!(result.is_err(), "changing {from:?} to {to:?} went unnoticed");
+    }
+}

@@ -1,0 +1,1 @@
+//! visma-sandbox
