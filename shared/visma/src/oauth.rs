@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use oauth2::basic::{BasicClient, BasicTokenResponse};
 use oauth2::{
     AsyncHttpClient, AuthUrl, AuthorizationCode, ClientId, ClientSecret, EndpointNotSet,
-    EndpointSet, HttpRequest, HttpResponse, RedirectUrl, RefreshToken, RequestTokenError,
-    RevocationUrl, Scope, StandardRevocableToken, TokenResponse, TokenUrl,
+    EndpointSet, HttpRequest, HttpResponse, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -32,7 +32,7 @@ pub const ACR_VALUES: &str =
 /// Used when the token response has no `expires_in` (Visma documents one hour).
 const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(3600);
 
-type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointSet, EndpointSet>;
+type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// A token pair as returned by the identity server. The refresh token is single-use: persist
 /// the new pair before using the access token.
@@ -71,6 +71,11 @@ pub struct VismaOAuth {
     client: Client,
     http: TokenHttp,
     scopes: Vec<String>,
+    /// Called directly: `oauth2` refuses non-HTTPS revocation URLs, which the local sandbox
+    /// uses.
+    revocation_url: Url,
+    client_id: String,
+    client_secret: SecretString,
 }
 
 impl fmt::Debug for VismaOAuth {
@@ -100,7 +105,7 @@ impl VismaOAuth {
     ) -> Result<Self, VismaError> {
         let auth = AuthUrl::from_url(join(&config.identity_url, "connect/authorize")?);
         let token = TokenUrl::from_url(join(&config.identity_url, "connect/token")?);
-        let revocation = RevocationUrl::from_url(join(&config.identity_url, "connect/revocation")?);
+        let revocation_url = join(&config.identity_url, "connect/revocation")?;
         let client = BasicClient::new(ClientId::new(config.client_id.clone()))
             .set_client_secret(ClientSecret::new(
                 config.client_secret.expose_secret().to_owned(),
@@ -108,12 +113,14 @@ impl VismaOAuth {
             .set_auth_type(oauth2::AuthType::BasicAuth)
             .set_auth_uri(auth)
             .set_token_uri(token)
-            .set_revocation_url(revocation)
             .set_redirect_uri(RedirectUrl::from_url(config.redirect_uri.clone()));
         Ok(Self {
             client,
             http: TokenHttp(http),
             scopes: config.scopes.clone(),
+            revocation_url,
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
         })
     }
 
@@ -180,24 +187,65 @@ impl VismaOAuth {
         self.token_set(response, Some(refresh_token), "refresh")
     }
 
-    /// Revokes a refresh token (and with it the grant), e.g. when a tenant disconnects.
+    /// Revokes a refresh token (RFC 7009; with it the grant), e.g. when a tenant disconnects.
     pub async fn revoke(&self, refresh_token: &SecretString) -> Result<(), VismaError> {
-        let token = StandardRevocableToken::RefreshToken(RefreshToken::new(
-            refresh_token.expose_secret().to_owned(),
-        ));
+        // Same client authentication as `oauth2` uses on the token endpoint.
+        let encode = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", refresh_token.expose_secret())
+            .append_pair("token_type_hint", "refresh_token")
+            .finish();
         let request = self
-            .client
-            .revoke_token(token)
-            .map_err(|e| VismaError::Config(format!("revocation: {e}")))?;
+            .http
+            .0
+            .post(self.revocation_url.clone())
+            .basic_auth(
+                encode(&self.client_id),
+                Some(encode(self.client_secret.expose_secret())),
+            )
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(form);
         let started = std::time::Instant::now();
-        let result = request.request_async(&self.http).await;
+        let result = match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                // Read the body so an error body can be decoded; 2xx needs nothing from it.
+                match response.bytes().await {
+                    Ok(_) if status.is_success() => Ok(()),
+                    Ok(body) => Err(TokenHttpError::Status {
+                        status: status.as_u16(),
+                        body: body.to_vec(),
+                    }),
+                    Err(e) => Err(TokenHttpError::Transport {
+                        uncertain: status.is_success(),
+                        source: e.without_url(),
+                    }),
+                }
+            }
+            Err(e) => Err(TokenHttpError::Transport {
+                uncertain: crate::client::maybe_processed(&e),
+                source: e.without_url(),
+            }),
+        };
+        let status = match &result {
+            Ok(()) => Some(200),
+            Err(TokenHttpError::Status { status, .. }) => Some(*status),
+            Err(_) => None,
+        };
         tracing::debug!(
             operation = "revocation",
-            ok = result.is_ok(),
+            path = "/connect/revocation",
+            status,
             elapsed_ms = elapsed_ms(started),
             "visma token endpoint call"
         );
-        result.map_err(|e| token_error("revocation", e))
+        result.map_err(|e| {
+            token_error::<oauth2::basic::BasicErrorResponse>(
+                "revocation",
+                RequestTokenError::Request(e),
+            )
+        })
     }
 
     fn token_set(

@@ -299,9 +299,10 @@ async fn invoice_list_sends_modified_since() {
         .and(query_param("modifiedSinceUtc", "2024-05-01T00:00:00Z"))
         .and(query_param("$page", "2"))
         .and(query_param_is_missing("$filter"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "Meta": meta(2, 2, 1, "2024-05-02T08:15:30Z"),
-            "Data": [{
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"Meta": {"CurrentPage": 2, "PageSize": 50, "TotalNumberOfPages": 2, "TotalNumberOfResults": 51,
+                         "ServerTimeUtc": "2024-05-02T08:15:30Z"},
+               "Data": [{
                 "Id": "9e000000-0000-4000-8000-000000000001",
                 "CustomerId": "3c1d2e4f-0000-4000-8000-000000000001",
                 "InvoiceDate": "2024-05-02T00:00:00",
@@ -320,8 +321,9 @@ async fn invoice_list_sends_modified_since() {
                 "Rows": [{"ArticleId": "a1b2c3d4-0000-4000-8000-000000000100", "Text": "Konsulttimmar april",
                           "UnitPrice": 950.00, "Quantity": 12.5, "DiscountPercentage": 0.1, "IsTextRow": false,
                           "LineNumber": 1}]
-            }]
-        })))
+            }]}"#,
+            "application/json",
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -349,7 +351,8 @@ async fn voucher_create_sends_options_and_exact_amounts() {
         .and(path("/v2/vouchers"))
         .and(query_param("useDefaultVoucherSeries", "true"))
         .and(query_param("useAutomaticVatCalculation", "false"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+        .respond_with(ResponseTemplate::new(201).set_body_raw(
+            r#"{
             "Id": "d4923200-0000-4000-8000-000000000012",
             "VoucherDate": "2024-05-31",
             "VoucherText": "Löner maj 2024",
@@ -364,8 +367,9 @@ async fn voucher_create_sends_options_and_exact_amounts() {
                 {"AccountNumber": 7210, "AccountDescription": "Löner till tjänstemän", "DebitAmount": 30000.00,
                  "CreditAmount": 0.00, "TransactionText": "Bruttolön", "VatCodeId": null, "VatCodeAndPercent": null,
                  "ProjectId": null, "CostCenterItemId1": null, "CostCenterItemId2": null, "CostCenterItemId3": null}
-            ]
-        })))
+            ]}"#,
+            "application/json",
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -609,9 +613,8 @@ async fn post_timeout_is_uncertain_but_get_timeout_is_not() {
 
     // Nobody listening: never reached Visma, so a create may be re-sent safely.
     let unreachable = {
-        let s = MockServer::start().await;
-        let cfg = config(&s);
-        drop(s);
+        let mut cfg = config(&server);
+        cfg.api_url = common::unreachable_url();
         ApiClient::new(&cfg).unwrap()
     };
     let err = unreachable

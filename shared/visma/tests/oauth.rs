@@ -220,10 +220,9 @@ async fn token_endpoint_5xx_is_transient() {
 
 #[tokio::test]
 async fn token_endpoint_unreachable_is_transient_and_certain() {
-    // Bind then drop a server to get a port nobody listens on.
     let server = MockServer::start().await;
-    let cfg = config(&server);
-    drop(server);
+    let mut cfg = config(&server);
+    cfg.identity_url = common::unreachable_url();
     let oauth = VismaOAuth::new(&cfg).unwrap();
     let err = oauth.refresh(&SecretString::from("rt")).await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::Transient);

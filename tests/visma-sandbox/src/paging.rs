@@ -71,9 +71,10 @@ pub fn list(items: Vec<Value>, q: &Query) -> ApiResult<Value> {
         .filter_map(Value::as_object)
         .flat_map(|m| m.keys().cloned())
         .collect();
+    let has_items = !items.is_empty();
     let check_prop = |p: &str| -> ApiResult<()> {
         let top = p.split('/').next().unwrap_or(p);
-        if !items.is_empty() && !known.contains(top) {
+        if has_items && !known.contains(top) {
             return Err(ApiError::query(format!(
                 "Could not find a property named '{top}'"
             )));

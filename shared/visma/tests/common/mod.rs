@@ -86,3 +86,12 @@ pub fn meta(page: u32, pages: u32, total: u64, server_time: &str) -> serde_json:
         "ServerTimeUtc": server_time,
     })
 }
+
+/// A base URL where nothing listens (wiremock pools servers, so a dropped MockServer may
+/// still answer).
+pub fn unreachable_url() -> Url {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    Url::parse(&format!("http://127.0.0.1:{port}")).unwrap()
+}
