@@ -1,9 +1,19 @@
 //! The management API behind the Integrations page (CONTRACT §4), plus `GET /health`.
 
+mod auth;
+
+use app::connection::{self, ConnectError};
 use app::{Deps, Problem, Secret};
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::{json, Value};
+
+pub use auth::{Access, Caller};
 
 /// The secrets this function reads at start-up.
 pub const SECRETS: &[Secret] = &[Secret::JwtSecret, Secret::VismaClientSecret];
@@ -14,15 +24,21 @@ pub fn router(deps: Deps) -> Router {
     let base = "/tenants/{tenant}/visma";
     Router::new()
         .route("/health", get(health))
-        .route(base, get(pending).delete(pending))
-        .route(&format!("{base}/connect"), post(pending))
+        .route(base, get(status).delete(disconnect))
+        .route(&format!("{base}/connect"), post(connect))
         .route(&format!("{base}/sync"), post(pending))
         .route(&format!("{base}/accounts"), get(pending))
         .route(&format!("{base}/fiscal-years"), get(pending))
         .route(&format!("{base}/vouchers"), get(pending))
-        .route(&format!("{base}/account-mapping"), get(pending).put(pending))
+        .route(
+            &format!("{base}/account-mapping"),
+            get(pending).put(pending),
+        )
         .route(&format!("{base}/sync-items"), get(pending))
-        .route(&format!("{base}/sync-items/{{kind}}/{{id}}/retry"), post(pending))
+        .route(
+            &format!("{base}/sync-items/{{kind}}/{{id}}/retry"),
+            post(pending),
+        )
         .fallback(not_found)
         .with_state(deps)
 }
@@ -31,8 +47,93 @@ async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Routes whose behaviour lands with the connection, push and pull work; they answer 501
-/// rather than pretend.
+#[derive(Deserialize)]
+struct ConnectBody {
+    return_url: Option<String>,
+}
+
+fn store_failure(e: store::StoreError) -> Problem {
+    tracing::error!(error = %e, "store failure");
+    if e.is_retryable() {
+        Problem::unavailable()
+    } else {
+        Problem::internal()
+    }
+}
+
+async fn connect(
+    State(deps): State<Deps>,
+    Path(tenant): Path<String>,
+    parts: Parts,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, Problem> {
+    let caller = auth::authorize(&deps, &parts, &tenant, Access::Write)?;
+    let body: ConnectBody = serde_json::from_slice(&body).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "The body must be JSON",
+        )
+        .field("return_url", "required")
+    })?;
+    let return_url = body.return_url.unwrap_or_default();
+    let url = connection::start(
+        &deps,
+        &caller.tenant,
+        &caller.user,
+        &return_url,
+        chrono::Utc::now(),
+    )
+    .await
+    .map_err(|e| match e {
+        ConnectError::InvalidReturnUrl => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_return_url",
+            "The return URL is not allowed",
+        )
+        .field(
+            "return_url",
+            "must start with one of the configured return URL prefixes",
+        ),
+        ConnectError::AccountingSystemConflict(other) => Problem::new(
+            StatusCode::CONFLICT,
+            "accounting_system_conflict",
+            "Another accounting system is connected",
+        )
+        .detail(format!(
+            "{other} is connected to this company; disconnect it first"
+        )),
+        ConnectError::Store(e) => store_failure(e),
+    })?;
+    Ok(Json(json!({"authorize_url": url.as_str()})))
+}
+
+async fn status(
+    State(deps): State<Deps>,
+    Path(tenant): Path<String>,
+    parts: Parts,
+) -> Result<Json<connection::StatusBody>, Problem> {
+    let caller = auth::authorize(&deps, &parts, &tenant, Access::Read)?;
+    let body = connection::status(&deps, &caller.tenant)
+        .await
+        .map_err(store_failure)?;
+    Ok(Json(body))
+}
+
+async fn disconnect(
+    State(deps): State<Deps>,
+    Path(tenant): Path<String>,
+    parts: Parts,
+) -> Result<Response, Problem> {
+    let caller = auth::authorize(&deps, &parts, &tenant, Access::Write)?;
+    connection::disconnect(&deps, &caller.tenant, chrono::Utc::now())
+        .await
+        .map_err(store_failure)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Routes whose behaviour lands with the push and pull work; they answer 501 rather than
+/// pretend.
 async fn pending() -> Problem {
     Problem::not_implemented()
 }

@@ -25,7 +25,13 @@ pub fn http_router(deps: &Deps) -> Router {
 pub async fn ensure_resources(deps: &Deps) -> Result<(), StoreError> {
     let defs = Definitions::from_template()?;
     resources::ensure_table(deps.table.client(), deps.table.name(), &defs.table).await?;
-    resources::ensure_queues(deps.queue.client(), deps.queue.url(), deps.queue.dead_letter_url(), &defs).await?;
+    resources::ensure_queues(
+        deps.queue.client(),
+        deps.queue.url(),
+        deps.queue.dead_letter_url(),
+        &defs,
+    )
+    .await?;
     Ok(())
 }
 
@@ -105,7 +111,7 @@ pub fn sqs_event(queue_url: &str, messages: &[ReceivedMessage]) -> SqsEvent {
 /// Runs until the process is stopped.
 pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let aws = store::aws_config().await;
-    let deps = Deps::with_config(config, &aws);
+    let deps = Deps::with_config(config, &aws)?;
     ensure_resources(&deps).await?;
 
     let worker = deps.clone();

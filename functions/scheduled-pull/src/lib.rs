@@ -22,7 +22,26 @@ struct ConnectedEntry {
     gsi1sk: String,
 }
 
-pub async fn handle_tick(deps: &Deps) -> Result<TickReport, StoreError> {
+/// A failed tick. The next tick starts over, so nothing is lost; Lambda records the type.
+#[derive(Debug, thiserror::Error)]
+#[error("the schedule tick failed: {0}")]
+pub struct TickError(#[from] StoreError);
+
+impl From<TickError> for lambda_runtime::Diagnostic {
+    fn from(e: TickError) -> Self {
+        let error_type = if e.0.is_retryable() {
+            "Retryable"
+        } else {
+            "NonRetryable"
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+pub async fn handle_tick(deps: &Deps) -> Result<TickReport, TickError> {
     let mut report = TickReport::default();
     let mut start = None;
     loop {

@@ -28,7 +28,9 @@ pub async fn handle_batch(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
     let runs = event.records.into_iter().map(|message| async move {
         let id = message.message_id.clone().unwrap_or_default();
         let span = tracing::info_span!("sqs_message", message_id = %id);
-        let outcome = handle_message(deps, &message).instrument(span.clone()).await;
+        let outcome = handle_message(deps, &message)
+            .instrument(span.clone())
+            .await;
         span.in_scope(|| match &outcome {
             Ok(()) => tracing::info!("job done"),
             Err(e) => tracing::warn!(error = %e, "job not done; the message returns to the queue"),

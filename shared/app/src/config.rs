@@ -132,9 +132,8 @@ impl Config {
                 Err(ConfigError::new(name, "must be an http(s) URL"))
             }
         };
-        let url_or = |name: &str, default: &str| {
-            url(name, get(name).unwrap_or_else(|| default.to_owned()))
-        };
+        let url_or =
+            |name: &str, default: &str| url(name, get(name).unwrap_or_else(|| default.to_owned()));
 
         let mut unresolved = HashMap::new();
         for &secret in needs {
@@ -148,7 +147,10 @@ impl Config {
                     if secret == Secret::EventsSecret && get("AOURLY_EVENTS_URL").is_none() {
                         continue;
                     }
-                    return Err(ConfigError::new(name, format!("is missing (set {name} or {param})")));
+                    return Err(ConfigError::new(
+                        name,
+                        format!("is missing (set {name} or {param})"),
+                    ));
                 }
             };
             unresolved.insert(secret, source);
@@ -174,13 +176,23 @@ impl Config {
         let http_addr = get("LOCAL_HTTP_ADDR")
             .unwrap_or_else(|| "127.0.0.1:3000".to_owned())
             .parse()
-            .map_err(|_| ConfigError::new("LOCAL_HTTP_ADDR", "is not a socket address like 127.0.0.1:3000"))?;
+            .map_err(|_| {
+                ConfigError::new(
+                    "LOCAL_HTTP_ADDR",
+                    "is not a socket address like 127.0.0.1:3000",
+                )
+            })?;
         let schedule_seconds: u64 = get("LOCAL_SCHEDULE_SECONDS")
             .unwrap_or_else(|| "60".to_owned())
             .parse()
             .ok()
             .filter(|s| *s > 0)
-            .ok_or_else(|| ConfigError::new("LOCAL_SCHEDULE_SECONDS", "is not a positive whole number of seconds"))?;
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "LOCAL_SCHEDULE_SECONDS",
+                    "is not a positive whole number of seconds",
+                )
+            })?;
 
         Ok(Self {
             table_name: required("TABLE_NAME")?,
@@ -229,7 +241,12 @@ impl Config {
             .next()
             .map(|s| format!("{}_PARAM", s.variable()))
             .unwrap_or_default();
-        let ssm = ssm.ok_or_else(|| ConfigError::new(&first, "names an SSM parameter but no SSM client is available"))?;
+        let ssm = ssm.ok_or_else(|| {
+            ConfigError::new(
+                &first,
+                "names an SSM parameter but no SSM client is available",
+            )
+        })?;
         let out = ssm
             .get_parameters()
             .set_names(Some(by_parameter.keys().cloned().collect()))
@@ -237,14 +254,22 @@ impl Config {
             .send()
             .await
             .map_err(|e| {
-                ConfigError::new(&first, format!("could not be read from SSM ({})", aws_sdk_ssm::error::DisplayErrorContext(e)))
+                ConfigError::new(
+                    &first,
+                    format!(
+                        "could not be read from SSM ({})",
+                        aws_sdk_ssm::error::DisplayErrorContext(e)
+                    ),
+                )
             })?;
         for parameter in out.parameters.unwrap_or_default() {
             let (Some(name), Some(value)) = (parameter.name, parameter.value) else {
                 continue;
             };
             for secret in by_parameter.remove(&name).unwrap_or_default() {
-                self.secrets.0.insert(secret, SecretString::from(value.clone()));
+                self.secrets
+                    .0
+                    .insert(secret, SecretString::from(value.clone()));
             }
         }
         if let Some((name, secrets)) = by_parameter.into_iter().next() {
@@ -252,7 +277,10 @@ impl Config {
                 .first()
                 .map(|s| format!("{}_PARAM", s.variable()))
                 .unwrap_or_default();
-            return Err(ConfigError::new(&variable, format!("names SSM parameter {name}, which does not exist")));
+            return Err(ConfigError::new(
+                &variable,
+                format!("names SSM parameter {name}, which does not exist"),
+            ));
         }
         Ok(self)
     }
@@ -267,13 +295,22 @@ mod tests {
         HashMap::from([
             ("TABLE_NAME", "t"),
             ("SYNC_QUEUE_URL", "http://127.0.0.1:5000/123456789012/sync"),
-            ("SYNC_DLQ_URL", "http://127.0.0.1:5000/123456789012/sync-dlq"),
+            (
+                "SYNC_DLQ_URL",
+                "http://127.0.0.1:5000/123456789012/sync-dlq",
+            ),
             ("VISMA_CLIENT_ID", "client"),
             ("VISMA_CLIENT_SECRET", "visma-secret-value"),
-            ("VISMA_REDIRECT_URI", "http://127.0.0.1:3000/oauth/visma/callback"),
+            (
+                "VISMA_REDIRECT_URI",
+                "http://127.0.0.1:3000/oauth/visma/callback",
+            ),
             ("AOURLY_JWT_SECRET", "jwt-secret-value"),
             ("AOURLY_WEBHOOK_SECRET", "webhook-secret-value"),
-            ("AOURLY_RETURN_URL_PREFIXES", "https://app.aourly.se, http://localhost:5173/"),
+            (
+                "AOURLY_RETURN_URL_PREFIXES",
+                "https://app.aourly.se, http://localhost:5173/",
+            ),
         ])
     }
 
@@ -284,14 +321,30 @@ mod tests {
     #[tokio::test]
     async fn parses_a_complete_environment_with_defaults() {
         let config = parse(&base()).unwrap().resolve_secrets(None).await.unwrap();
-        assert_eq!(config.visma_identity_url.as_str(), "https://identity.vismaonline.com/");
-        assert_eq!(config.visma_api_url.as_str(), "https://eaccountingapi.vismaonline.com/");
-        assert_eq!(config.visma_scopes, ["ea:api", "offline_access", "ea:sales", "ea:accounting"]);
-        assert_eq!(config.return_url_prefixes, ["https://app.aourly.se/", "http://localhost:5173/"]);
+        assert_eq!(
+            config.visma_identity_url.as_str(),
+            "https://identity.vismaonline.com/"
+        );
+        assert_eq!(
+            config.visma_api_url.as_str(),
+            "https://eaccountingapi.vismaonline.com/"
+        );
+        assert_eq!(
+            config.visma_scopes,
+            ["ea:api", "offline_access", "ea:sales", "ea:accounting"]
+        );
+        assert_eq!(
+            config.return_url_prefixes,
+            ["https://app.aourly.se/", "http://localhost:5173/"]
+        );
         assert_eq!(config.local.http_addr.to_string(), "127.0.0.1:3000");
         assert_eq!(config.local.schedule_every, Duration::from_secs(60));
         assert_eq!(
-            config.secrets.get(Secret::VismaClientSecret).unwrap().expose_secret(),
+            config
+                .secrets
+                .get(Secret::VismaClientSecret)
+                .unwrap()
+                .expose_secret(),
             "visma-secret-value"
         );
         // Events are off, so their secret is not required.
@@ -315,7 +368,9 @@ mod tests {
             vars.remove(name);
             let err = parse(&vars).unwrap_err();
             assert_eq!(err.variable, name);
-            assert!(err.to_string().starts_with(&format!("configuration: {name} is missing")));
+            assert!(err
+                .to_string()
+                .starts_with(&format!("configuration: {name} is missing")));
         }
     }
 
@@ -354,7 +409,11 @@ mod tests {
         let mut vars = base();
         vars.remove("AOURLY_JWT_SECRET");
         vars.insert("AOURLY_JWT_SECRET_PARAM", "/aourly/jwt");
-        let err = parse(&vars).unwrap().resolve_secrets(None).await.unwrap_err();
+        let err = parse(&vars)
+            .unwrap()
+            .resolve_secrets(None)
+            .await
+            .unwrap_err();
         assert_eq!(err.variable, "AOURLY_JWT_SECRET_PARAM");
     }
 }

@@ -1,6 +1,9 @@
 use std::sync::Arc;
+use std::time::Duration;
 
-use store::{Queue, Table};
+use secrecy::SecretString;
+use store::{AccountingClaims, Connections, OAuthStates, Queue, Table, TokenVault};
+use visma::{ApiClient, VismaConfig, VismaOAuth};
 
 use crate::{Config, ConfigError, Secret};
 
@@ -10,7 +13,17 @@ pub struct Deps {
     pub config: Arc<Config>,
     pub table: Table,
     pub queue: Queue,
+    pub connections: Connections,
+    pub claims: AccountingClaims,
+    pub states: OAuthStates,
+    pub vault: TokenVault,
+    pub oauth: VismaOAuth,
+    pub visma: ApiClient,
 }
+
+/// Visma answers within seconds; a request that takes longer is treated as lost (and, for a
+/// write, as uncertain: looked up before it is tried again).
+const VISMA_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Deps {
     /// Loads configuration (with the secrets this function `needs`) and the AWS clients.
@@ -19,21 +32,51 @@ impl Deps {
         let aws = store::aws_config().await;
         let ssm = aws_sdk_ssm::Client::new(&aws);
         let config = config.resolve_secrets(Some(&ssm)).await?;
-        Ok(Self::with_config(config, &aws))
+        Self::with_config(config, &aws)
     }
 
     /// Builds the clients for an already parsed configuration (tests and the local runner).
-    pub fn with_config(config: Config, aws: &aws_config::SdkConfig) -> Self {
+    pub fn with_config(config: Config, aws: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let table = Table::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
         let queue = Queue::new(
             aws_sdk_sqs::Client::new(aws),
             &config.sync_queue_url,
             &config.sync_dlq_url,
         );
-        Self {
+        let kms = config
+            .token_kms_key_id
+            .clone()
+            .map(|key| (aws_sdk_kms::Client::new(aws), key));
+        let visma_config = VismaConfig {
+            identity_url: config.visma_identity_url.clone(),
+            api_url: config.visma_api_url.clone(),
+            client_id: config.visma_client_id.clone(),
+            // Functions that do not load the client secret (the webhook) never call Visma.
+            client_secret: config
+                .secrets
+                .get(Secret::VismaClientSecret)
+                .cloned()
+                .unwrap_or_else(|| SecretString::from(String::new())),
+            redirect_uri: config.visma_redirect_uri.clone(),
+            scopes: config.visma_scopes.clone(),
+            request_timeout: VISMA_TIMEOUT,
+        };
+        let invalid = |e: visma::VismaError| ConfigError {
+            variable: "VISMA_IDENTITY_URL".into(),
+            problem: format!("cannot be used ({e})"),
+        };
+        let oauth = VismaOAuth::new(&visma_config).map_err(invalid)?;
+        let visma = ApiClient::new(&visma_config).map_err(invalid)?;
+        Ok(Self {
+            connections: Connections::new(table.clone()),
+            claims: AccountingClaims::new(table.clone()),
+            states: OAuthStates::new(table.clone()),
+            vault: TokenVault::new(table.clone(), kms),
             config: Arc::new(config),
             table,
             queue,
-        }
+            oauth,
+            visma,
+        })
     }
 }

@@ -3,9 +3,11 @@
 //! dependencies built once per cold start ([`Deps`]).
 
 mod config;
+pub mod connection;
 mod deps;
 mod problem;
 pub mod telemetry;
+pub mod tokens;
 
 pub use config::{Config, ConfigError, LocalConfig, Secret, Secrets};
 pub use deps::Deps;

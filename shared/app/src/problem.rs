@@ -98,9 +98,13 @@ mod tests {
 
     #[test]
     fn serializes_to_the_contract_shape() {
-        let p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "mapping_incomplete", "Mapping incomplete")
-            .detail("no entry for 12 %")
-            .field("invoice.lines[2].vat_rate", "no mapping for this rate");
+        let p = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "mapping_incomplete",
+            "Mapping incomplete",
+        )
+        .detail("no entry for 12 %")
+        .field("invoice.lines[2].vat_rate", "no mapping for this rate");
         let json = serde_json::to_value(&p).unwrap();
         assert_eq!(
             json,
@@ -112,6 +116,9 @@ mod tests {
         );
         let response = p.into_response();
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
     }
 }

@@ -55,6 +55,8 @@ mod tests {
     #[test]
     fn unknown_jobs_do_not_parse() {
         assert!(serde_json::from_str::<SyncJob>(r#"{"job":"explode","tenant":"a"}"#).is_err());
-        assert!(serde_json::from_str::<SyncJob>(r#"{"job":"pull","tenant":"bad tenant"}"#).is_err());
+        assert!(
+            serde_json::from_str::<SyncJob>(r#"{"job":"pull","tenant":"bad tenant"}"#).is_err()
+        );
     }
 }

@@ -41,6 +41,18 @@ impl StoreError {
         R: std::fmt::Debug + Send + Sync + 'static,
     {
         use aws_sdk_dynamodb::error::SdkError;
+        if let SdkError::ServiceError(service) = &err {
+            let code = service.err().code();
+            let message = service.err().message().unwrap_or_default();
+            // Also a refused transaction whose cancellation reasons are all condition checks.
+            if code == Some("ConditionalCheckFailedException")
+                || (code == Some("TransactionCanceledException")
+                    && message.contains("ConditionalCheckFailed")
+                    && !message.contains("TransactionConflict"))
+            {
+                return StoreError::ConditionFailed;
+            }
+        }
         let transient = match &err {
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
             SdkError::ResponseError(_) => true,

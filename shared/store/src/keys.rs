@@ -31,6 +31,22 @@ pub fn connection_sk() -> &'static str {
     "CONNECTION"
 }
 
+pub fn tokens_sk() -> &'static str {
+    "TOKENS"
+}
+
+pub fn accounting_system_sk() -> &'static str {
+    "ACCOUNTING_SYSTEM"
+}
+
+pub fn oauth_state_pk(state: &str) -> String {
+    format!("OAUTH_STATE#{state}")
+}
+
+pub fn oauth_state_sk() -> &'static str {
+    "OAUTH_STATE"
+}
+
 /// The GSI1 sort key of a connected tenant; [`tenant_from_connected_sk`] reads it back.
 pub fn connected_sk(tenant: &TenantId) -> String {
     format!("TENANT#{tenant}")

@@ -4,15 +4,23 @@
 //! queue carries [`domain::SyncJob`]s, with a dead-letter queue behind it. The definitions of
 //! both come from `template.yaml` ([`resources`]), so local runs and AWS cannot drift apart.
 
+mod claim;
+mod connection;
 mod error;
 pub mod keys;
+mod oauth_state;
 mod queue;
 pub mod resources;
 mod table;
+mod tokens;
 
+pub use claim::{AccountingClaims, ClaimOutcome, VISMA_SYSTEM};
+pub use connection::Connections;
 pub use error::StoreError;
+pub use oauth_state::{OAuthStates, PendingAuthorization};
 pub use queue::{Queue, ReceivedMessage};
 pub use table::{Item, Table};
+pub use tokens::{StoredTokens, TokenVault};
 
 /// Loads the AWS SDK configuration once (region, credentials, and `AWS_ENDPOINT_URL` for the
 /// local emulator) and builds the clients from it.

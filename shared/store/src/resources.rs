@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde::Deserialize;
@@ -148,13 +148,19 @@ impl TableDefinition {
         if key(&self.key_schema) != [(PK, "HASH"), (SK, "RANGE")] {
             problems.push(format!("the key schema must be {PK} HASH, {SK} RANGE"));
         }
-        match self.global_secondary_indexes.iter().find(|i| i.index_name == GSI1) {
+        match self
+            .global_secondary_indexes
+            .iter()
+            .find(|i| i.index_name == GSI1)
+        {
             Some(index) if key(&index.key_schema) == [(GSI1PK, "HASH"), (GSI1SK, "RANGE")] => {
                 if index.projection.projection_type != "ALL" {
                     problems.push(format!("{GSI1} must project ALL attributes"));
                 }
             }
-            _ => problems.push(format!("index {GSI1} must be {GSI1PK} HASH, {GSI1SK} RANGE")),
+            _ => problems.push(format!(
+                "index {GSI1} must be {GSI1PK} HASH, {GSI1SK} RANGE"
+            )),
         }
         for name in [PK, SK, GSI1PK, GSI1SK] {
             let declared = self
@@ -172,7 +178,10 @@ impl TableDefinition {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(bad(format!("template.yaml {TABLE_RESOURCE}: {}", problems.join("; "))))
+            Err(bad(format!(
+                "template.yaml {TABLE_RESOURCE}: {}",
+                problems.join("; ")
+            )))
         }
     }
 }
@@ -240,7 +249,9 @@ pub async fn ensure_table(
     match create.send().await {
         Ok(_) => {}
         // Another local process created it between our describe and create: fine.
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) => {}
         Err(e) => return Err(StoreError::from_sdk("CreateTable", e)),
     }
     if let Some(ttl) = &def.time_to_live_specification {

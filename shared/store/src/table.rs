@@ -59,11 +59,8 @@ impl Table {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::ConditionFailed),
-            Err(e) => Err(StoreError::from_sdk("PutItem", e)),
-        }
+        result.map_err(|e| StoreError::from_sdk("PutItem", e))?;
+        Ok(())
     }
 
     pub async fn get<T: DeserializeOwned>(
@@ -167,11 +164,4 @@ pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
 
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Decode(e.to_string()))
-}
-
-fn is_condition_failure<R>(
-    err: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError, R>,
-) -> bool {
-    err.as_service_error()
-        .is_some_and(|e| e.is_conditional_check_failed_exception())
 }

@@ -142,7 +142,11 @@ impl<T: TokenSource + ?Sized> CustomersHandler<'_, T> {
     }
 
     /// `PUT /v2/customers/{customerId}`: full replacement (omitted fields may be reset).
-    pub async fn update(&self, id: CustomerId, customer: &Customer) -> Result<Customer, VismaError> {
+    pub async fn update(
+        &self,
+        id: CustomerId,
+        customer: &Customer,
+    ) -> Result<Customer, VismaError> {
         let call = Call::write(
             Method::PUT,
             "/v2/customers/{customerId}",
@@ -179,7 +183,11 @@ list_methods!(
     "v2/articleaccountcodings"
 );
 list_methods!(UnitsHandler, Unit, "v2/units");
-list_methods!(CustomerInvoicesHandler, CustomerInvoice, "v2/customerinvoices");
+list_methods!(
+    CustomerInvoicesHandler,
+    CustomerInvoice,
+    "v2/customerinvoices"
+);
 
 impl<T: TokenSource + ?Sized> CustomerInvoicesHandler<'_, T> {
     /// `GET /v2/customerinvoices/{invoiceId}`.

@@ -100,7 +100,11 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Visma API {} {} answered HTTP {}", self.method, self.path, self.status)?;
+        write!(
+            f,
+            "Visma API {} {} answered HTTP {}",
+            self.method, self.path, self.status
+        )?;
         if let Some(code) = self.code {
             write!(f, ", ErrorCode {code}")?;
         }
@@ -112,7 +116,10 @@ impl fmt::Display for ApiError {
                 f,
                 "; {}: {}",
                 e.field.as_deref().unwrap_or("?"),
-                e.message.as_deref().or(e.error_code.as_deref()).unwrap_or("invalid")
+                e.message
+                    .as_deref()
+                    .or(e.error_code.as_deref())
+                    .unwrap_or("invalid")
             )?;
         }
         if let Some(id) = &self.error_id {
@@ -333,9 +340,13 @@ mod tests {
 
     #[test]
     fn try_again_parsing() {
-        let m = "API calls quota exceeded! maximum admitted 600 per Minute. Try again in 42 seconds.";
+        let m =
+            "API calls quota exceeded! maximum admitted 600 per Minute. Try again in 42 seconds.";
         assert_eq!(parse_try_again(m), Some(Duration::from_secs(42)));
-        assert_eq!(parse_try_again("try again in 1 minute"), Some(Duration::from_secs(60)));
+        assert_eq!(
+            parse_try_again("try again in 1 minute"),
+            Some(Duration::from_secs(60))
+        );
         assert_eq!(parse_try_again("Try again later"), None);
         assert_eq!(parse_try_again("nothing"), None);
     }

@@ -26,8 +26,7 @@ use crate::error::{TokenError, VismaError};
 
 /// Restricts the company picker to eAccounting companies and always shows it, so a user with
 /// a "default company" cannot silently connect the wrong one.
-pub const ACR_VALUES: &str =
-    "service:44643EB1-3F76-4C1C-A672-402AE8085934 forceselectcompany:true";
+pub const ACR_VALUES: &str = "service:44643EB1-3F76-4C1C-A672-402AE8085934 forceselectcompany:true";
 
 /// Used when the token response has no `expires_in` (Visma documents one hour).
 const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(3600);
@@ -190,7 +189,8 @@ impl VismaOAuth {
     /// Revokes a refresh token (RFC 7009; with it the grant), e.g. when a tenant disconnects.
     pub async fn revoke(&self, refresh_token: &SecretString) -> Result<(), VismaError> {
         // Same client authentication as `oauth2` uses on the token endpoint.
-        let encode = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+        let encode =
+            |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("token", refresh_token.expose_secret())
             .append_pair("token_type_hint", "refresh_token")
@@ -203,7 +203,10 @@ impl VismaOAuth {
                 encode(&self.client_id),
                 Some(encode(self.client_secret.expose_secret())),
             )
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .header(reqwest::header::ACCEPT, "application/json")
             .body(form);
         let started = std::time::Instant::now();
@@ -389,14 +392,14 @@ impl<'c> AsyncHttpClient<'c> for TokenHttp {
             let request: reqwest::Request = request
                 .try_into()
                 .map_err(|e: reqwest::Error| TokenHttpError::Build(e.without_url().to_string()))?;
-            let response = self
-                .0
-                .execute(request)
-                .await
-                .map_err(|e| TokenHttpError::Transport {
-                    uncertain: crate::client::maybe_processed(&e),
-                    source: e.without_url(),
-                })?;
+            let response =
+                self.0
+                    .execute(request)
+                    .await
+                    .map_err(|e| TokenHttpError::Transport {
+                        uncertain: crate::client::maybe_processed(&e),
+                        source: e.without_url(),
+                    })?;
             let status = response.status();
             let headers = response.headers().clone();
             let body = response

@@ -42,7 +42,10 @@ async fn unauthorized_refreshes_once_and_retries_with_new_token() {
         .await;
     Mock::given(method("GET"))
         .and(path("/v2/companysettings"))
-        .and(header("authorization", format!("Bearer {FRESH_TOKEN}").as_str()))
+        .and(header(
+            "authorization",
+            format!("Bearer {FRESH_TOKEN}").as_str(),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "Name": "Exempel AB",
             "CorporateIdentityNumber": "556677-8899",
@@ -60,8 +63,16 @@ async fn unauthorized_refreshes_once_and_retries_with_new_token() {
 
     let tokens = FakeTokens::new();
     let client = client(&server);
-    let settings = client.connect(&tokens).company_settings().get().await.unwrap();
-    assert_eq!(settings.corporate_identity_number.as_deref(), Some("556677-8899"));
+    let settings = client
+        .connect(&tokens)
+        .company_settings()
+        .get()
+        .await
+        .unwrap();
+    assert_eq!(
+        settings.corporate_identity_number.as_deref(),
+        Some("556677-8899")
+    );
     assert_eq!(settings.product_variant, Some(5));
     assert_eq!(
         settings.accounting_locked_to,
@@ -128,7 +139,10 @@ async fn post_with_503_is_not_retried() {
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Transient);
     assert!(err.is_retryable());
-    assert!(!err.is_uncertain(), "Visma answered, so nothing is uncertain");
+    assert!(
+        !err.is_uncertain(),
+        "Visma answered, so nothing is uncertain"
+    );
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 
@@ -339,7 +353,10 @@ async fn invoice_list_sends_modified_since() {
     assert_eq!(inv.total_amount, Some(dec!(14843.75)));
     assert_eq!(inv.rows[0].unit_price.unwrap().to_string(), "950.00");
     assert_eq!(inv.rows[0].discount_percentage, Some(dec!(0.1)));
-    assert_eq!(inv.invoice_date, chrono::NaiveDate::from_ymd_opt(2024, 5, 2));
+    assert_eq!(
+        inv.invoice_date,
+        chrono::NaiveDate::from_ymd_opt(2024, 5, 2)
+    );
     assert_eq!(inv.voucher_number.as_deref(), Some("B12"));
     assert_eq!(inv.created_utc, inv.modified_utc);
 }
@@ -404,7 +421,10 @@ async fn voucher_create_sends_options_and_exact_amounts() {
         .await
         .unwrap();
     assert_eq!(created.number_and_number_series.as_deref(), Some("A57"));
-    assert_eq!(created.rows[0].debit_amount.unwrap().to_string(), "30000.00");
+    assert_eq!(
+        created.rows[0].debit_amount.unwrap().to_string(),
+        "30000.00"
+    );
 
     let requests = server.received_requests().await.unwrap();
     let body = std::str::from_utf8(&requests[0].body).unwrap();
@@ -539,7 +559,11 @@ async fn accounts_and_vouchers_per_fiscal_year() {
     let tokens = StaticToken::new(SecretString::from("static"));
     let client = client(&server);
     let api = client.connect(&tokens);
-    let years = api.fiscal_years().list_all(&ListQuery::new()).await.unwrap();
+    let years = api
+        .fiscal_years()
+        .list_all(&ListQuery::new())
+        .await
+        .unwrap();
     let year = &years.items[0];
     assert!(year.contains(chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap()));
     assert!(!year.contains(chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()));
@@ -552,7 +576,10 @@ async fn accounts_and_vouchers_per_fiscal_year() {
     assert_eq!(accounts.items[0].r#type, Some(9));
     let vouchers = api
         .vouchers()
-        .list_all_for_year(year.id, &ListQuery::new().filter("VoucherDate ge 2024-01-01"))
+        .list_all_for_year(
+            year.id,
+            &ListQuery::new().filter("VoucherDate ge 2024-01-01"),
+        )
         .await
         .unwrap();
     assert!(vouchers.items.is_empty());
@@ -592,10 +619,12 @@ async fn post_timeout_is_uncertain_but_get_timeout_is_not() {
         .await;
     let mut cfg = config(&server);
     cfg.request_timeout = Duration::from_millis(300);
-    let client = ApiClient::new(&cfg).unwrap().with_retry_policy(RetryPolicy {
-        max_retries: 0,
-        ..RetryPolicy::default()
-    });
+    let client = ApiClient::new(&cfg)
+        .unwrap()
+        .with_retry_policy(RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        });
     let tokens = FakeTokens::new();
     let invoice = CustomerInvoice::new(
         "3c1d2e4f-0000-4000-8000-000000000001".parse().unwrap(),

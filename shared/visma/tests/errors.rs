@@ -70,30 +70,100 @@ async fn get_error(response: ResponseTemplate) -> VismaError {
 #[tokio::test]
 async fn every_class_from_realistic_bodies() {
     let cases: &[(u16, i64, &str, ErrorClass)] = &[
-        (400, 2000, "DataModelValidationError", ErrorClass::NeedsOwner),
+        (
+            400,
+            2000,
+            "DataModelValidationError",
+            ErrorClass::NeedsOwner,
+        ),
         (400, 3001, "FiscalYearDoesNotExist", ErrorClass::NeedsOwner),
         (404, 3002, "AccountNotFound", ErrorClass::NeedsOwner),
-        (403, 4002, "No access to module: api_standard", ErrorClass::NeedsOwner),
-        (403, 4003, "StartupGuideNotCompleted", ErrorClass::NeedsOwner),
+        (
+            403,
+            4002,
+            "No access to module: api_standard",
+            ErrorClass::NeedsOwner,
+        ),
+        (
+            403,
+            4003,
+            "StartupGuideNotCompleted",
+            ErrorClass::NeedsOwner,
+        ),
         (403, 4004, "CompanyNotActive", ErrorClass::NeedsOwner),
         (403, 4006, "NoAccessToScopes", ErrorClass::NeedsOwner),
-        (403, 4009, "NoAccessDueToProductVariant", ErrorClass::NeedsOwner),
-        (403, 4011, "NoAccessForAuthenticatedUser", ErrorClass::NeedsOwner),
-        (403, 4012, "LicenceAgreementNotAccepted", ErrorClass::NeedsOwner),
+        (
+            403,
+            4009,
+            "NoAccessDueToProductVariant",
+            ErrorClass::NeedsOwner,
+        ),
+        (
+            403,
+            4011,
+            "NoAccessForAuthenticatedUser",
+            ErrorClass::NeedsOwner,
+        ),
+        (
+            403,
+            4012,
+            "LicenceAgreementNotAccepted",
+            ErrorClass::NeedsOwner,
+        ),
         (400, 4013, "CannotBookkeepInvoice", ErrorClass::NeedsOwner),
-        (400, 4024, "SalesAccountNumberMissing", ErrorClass::NeedsOwner),
-        (400, 4026, "VoucherDateIsInLockedPeriod", ErrorClass::NeedsOwner),
-        (400, 4038, "VoucherDateIsInLockedYear", ErrorClass::NeedsOwner),
-        (400, 4000, "Conflict: CustomerNumber already exists", ErrorClass::Conflict),
+        (
+            400,
+            4024,
+            "SalesAccountNumberMissing",
+            ErrorClass::NeedsOwner,
+        ),
+        (
+            400,
+            4026,
+            "VoucherDateIsInLockedPeriod",
+            ErrorClass::NeedsOwner,
+        ),
+        (
+            400,
+            4038,
+            "VoucherDateIsInLockedYear",
+            ErrorClass::NeedsOwner,
+        ),
+        (
+            400,
+            4000,
+            "Conflict: CustomerNumber already exists",
+            ErrorClass::Conflict,
+        ),
         (409, 4000, "Conflict", ErrorClass::Conflict),
-        (429, 4010, "API calls quota exceeded! maximum admitted 600 per Minute. Try again in 42 seconds.", ErrorClass::Transient),
+        (
+            429,
+            4010,
+            "API calls quota exceeded! maximum admitted 600 per Minute. Try again in 42 seconds.",
+            ErrorClass::Transient,
+        ),
         (500, 5000, "InternalServerError", ErrorClass::Transient),
-        (503, 5001, "CantReachSystemDependendency", ErrorClass::Transient),
+        (
+            503,
+            5001,
+            "CantReachSystemDependendency",
+            ErrorClass::Transient,
+        ),
         (500, 5002, "OperationCanceled", ErrorClass::Transient),
         (400, 6000, "QueryParameterError", ErrorClass::Permanent),
         (400, 6001, "InvalidInput", ErrorClass::Permanent),
-        (400, 3000, "ResourceNotFound: TermsOfPaymentId", ErrorClass::Permanent),
-        (403, 4034, "NotAllowedWithSandboxClient", ErrorClass::Permanent),
+        (
+            400,
+            3000,
+            "ResourceNotFound: TermsOfPaymentId",
+            ErrorClass::Permanent,
+        ),
+        (
+            403,
+            4034,
+            "NotAllowedWithSandboxClient",
+            ErrorClass::Permanent,
+        ),
     ];
     for &(status, code, message, expected) in cases {
         let err = post_error(
@@ -134,20 +204,28 @@ async fn validation_error_keeps_field_errors() {
     assert_eq!(err.class(), ErrorClass::NeedsOwner);
     let api = err.api().unwrap();
     assert_eq!(api.field_errors.len(), 2);
-    assert_eq!(api.field_errors[0].field.as_deref(), Some("InvoicePostalCode"));
+    assert_eq!(
+        api.field_errors[0].field.as_deref(),
+        Some("InvoicePostalCode")
+    );
     assert_eq!(api.field_errors[0].error_code.as_deref(), Some("Required"));
     assert_eq!(api.field_errors[0].key.as_deref(), Some("k1"));
     let shown = err.to_string();
-    assert!(shown.contains("InvoicePostalCode: InvoicePostalCode is required"), "{shown}");
+    assert!(
+        shown.contains("InvoicePostalCode: InvoicePostalCode is required"),
+        "{shown}"
+    );
     assert!(shown.contains("Name: MaxLength"), "{shown}");
     assert!(shown.contains("ErrorId 5b0f5c7e"), "{shown}");
 }
 
 #[tokio::test]
 async fn not_found_on_get_by_404_or_3000() {
-    let err = get_error(ResponseTemplate::new(404).set_body_json(body(3000, "ResourceNotFound"))).await;
+    let err =
+        get_error(ResponseTemplate::new(404).set_body_json(body(3000, "ResourceNotFound"))).await;
     assert_eq!(err.class(), ErrorClass::NotFound);
-    let err = get_error(ResponseTemplate::new(400).set_body_json(body(3000, "ResourceNotFound"))).await;
+    let err =
+        get_error(ResponseTemplate::new(400).set_body_json(body(3000, "ResourceNotFound"))).await;
     assert_eq!(err.class(), ErrorClass::NotFound);
     let err = get_error(ResponseTemplate::new(404)).await;
     assert_eq!(err.class(), ErrorClass::NotFound);

@@ -29,8 +29,14 @@ fn decimals_round_trip_as_exact_json_numbers() {
     assert_eq!(row.credit_amount, Some(dec!(0.1)));
     // 0.1 + 0.2 is exactly 0.3 in Decimal; no float is involved anywhere.
     let sum: Decimal = row.credit_amount.unwrap() + dec!(0.2);
-    assert_eq!(serde_json::to_string(&VoucherRow { credit_amount: Some(sum), ..row }).unwrap(),
-        r#"{"AccountNumber":1,"CreditAmount":0.3}"#);
+    assert_eq!(
+        serde_json::to_string(&VoucherRow {
+            credit_amount: Some(sum),
+            ..row
+        })
+        .unwrap(),
+        r#"{"AccountNumber":1,"CreditAmount":0.3}"#
+    );
 }
 
 #[test]
@@ -50,7 +56,10 @@ fn calendar_dates_in_three_forms() {
     for (raw, expected) in [
         ("2026-03-30", NaiveDate::from_ymd_opt(2026, 3, 30)),
         ("2026-08-20T00:00:00", NaiveDate::from_ymd_opt(2026, 8, 20)),
-        ("2026-06-27T17:34:17.672816Z", NaiveDate::from_ymd_opt(2026, 6, 27)),
+        (
+            "2026-06-27T17:34:17.672816Z",
+            NaiveDate::from_ymd_opt(2026, 6, 27),
+        ),
     ] {
         let fy: FiscalYear = serde_json::from_value(json!({
             "Id": "0f7a0000-0000-4000-8000-000000002024",
@@ -78,7 +87,9 @@ fn utc_timestamps_with_up_to_seven_digits() {
         "Data": []
     }))
     .unwrap();
-    let PaginationMeta { server_time_utc, .. } = page.meta;
+    let PaginationMeta {
+        server_time_utc, ..
+    } = page.meta;
     assert_eq!(server_time_utc.nanosecond(), 123_456_700);
     assert_eq!(
         server_time_utc.to_rfc3339(),
@@ -140,7 +151,10 @@ fn coding_and_vat_code_decode_spec_types() {
     }))
     .unwrap();
     assert_eq!(coding.vat_rate_percent, Some(dec!(0.25)));
-    assert_eq!(coding.domestic_sales_subject_to_vat_account_number, Some(3001));
+    assert_eq!(
+        coding.domestic_sales_subject_to_vat_account_number,
+        Some(3001)
+    );
     // Raw text: `json!` would turn 25.00 into an f64 and lose the trailing zero.
     let vat: VatCode = serde_json::from_str(
         r#"{"Id": "7a000000-0000-4000-8000-000000000001", "Code": "MP1", "Description": "Utgående moms 25%",

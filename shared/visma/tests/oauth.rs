@@ -226,7 +226,10 @@ async fn token_endpoint_unreachable_is_transient_and_certain() {
     let oauth = VismaOAuth::new(&cfg).unwrap();
     let err = oauth.refresh(&SecretString::from("rt")).await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::Transient);
-    assert!(!err.is_uncertain(), "connect failure cannot have spent the token");
+    assert!(
+        !err.is_uncertain(),
+        "connect failure cannot have spent the token"
+    );
 }
 
 #[tokio::test]
@@ -246,7 +249,10 @@ async fn token_endpoint_timeout_is_transient_and_uncertain() {
     let oauth = VismaOAuth::new(&cfg).unwrap();
     let err = oauth.refresh(&SecretString::from("rt")).await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::Transient);
-    assert!(err.is_uncertain(), "the refresh token may have been rotated");
+    assert!(
+        err.is_uncertain(),
+        "the refresh token may have been rotated"
+    );
 }
 
 #[tokio::test]

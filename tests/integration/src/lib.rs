@@ -21,7 +21,11 @@ pub async fn aws() -> aws_config::SdkConfig {
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("eu-north-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "integration-tests",
+            "test",
+            "test",
+            None,
+            None,
+            "integration-tests",
         ))
         .load()
         .await
@@ -46,7 +50,10 @@ pub fn config(overrides: &[(&str, &str)]) -> Config {
         ("VISMA_API_URL", "http://127.0.0.1:9/api"),
         ("VISMA_CLIENT_ID", "aourly-local"),
         ("VISMA_CLIENT_SECRET", "test-visma-client-secret"),
-        ("VISMA_REDIRECT_URI", "http://127.0.0.1:3000/oauth/visma/callback"),
+        (
+            "VISMA_REDIRECT_URI",
+            "http://127.0.0.1:3000/oauth/visma/callback",
+        ),
         ("AOURLY_JWT_SECRET", "test-jwt-secret"),
         ("AOURLY_WEBHOOK_SECRET", "test-webhook-secret"),
         ("AOURLY_RETURN_URL_PREFIXES", "http://localhost:5173/"),
@@ -66,7 +73,7 @@ pub async fn deps(overrides: &[(&str, &str)]) -> Deps {
         .resolve_secrets(None)
         .await
         .expect("plain secrets");
-    let deps = Deps::with_config(config, &aws().await);
+    let deps = Deps::with_config(config, &aws().await).expect("test dependencies");
     local::ensure_resources(&deps)
         .await
         .expect("create table and queues in the emulator");

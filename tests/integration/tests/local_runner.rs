@@ -24,7 +24,10 @@ async fn serve_answers_health_over_tcp() {
     for _ in 0..100 {
         match client.get(format!("http://{addr}/health")).send().await {
             Ok(r) => {
-                last = Some((r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap()));
+                last = Some((
+                    r.status().as_u16(),
+                    r.json::<serde_json::Value>().await.unwrap(),
+                ));
                 break;
             }
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
@@ -35,13 +38,14 @@ async fn serve_answers_health_over_tcp() {
 }
 
 #[tokio::test]
-async fn unknown_routes_and_pending_routes_answer_problem_json() {
+async fn errors_answer_problem_json() {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
     let deps = integration_tests::deps(&[]).await;
     for (method, path, status, code) in [
         ("GET", "/nope", 404, "not_found"),
-        ("GET", "/tenants/acme/visma", 501, "not_implemented"),
+        ("GET", "/tenants/acme/visma", 401, "unauthorized"),
+        ("GET", "/tenants/bad%20tenant/visma", 400, "invalid_tenant"),
         ("POST", "/webhooks/aourly", 501, "not_implemented"),
     ] {
         let request = axum::http::Request::builder()
@@ -51,7 +55,10 @@ async fn unknown_routes_and_pending_routes_answer_problem_json() {
             .unwrap();
         let response = local::http_router(&deps).oneshot(request).await.unwrap();
         assert_eq!(response.status().as_u16(), status, "{method} {path}");
-        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(problem["code"], code);
@@ -89,7 +96,11 @@ async fn the_worker_loop_returns_failed_messages_until_the_queue_dead_letters_th
         .max_receive_count;
     assert_eq!(polls, max_receives);
     let dead = deps.queue.receive_dead_letters(10, 1).await.unwrap();
-    assert_eq!(dead.len(), 1, "the poison message ends in the dead-letter queue");
+    assert_eq!(
+        dead.len(),
+        1,
+        "the poison message ends in the dead-letter queue"
+    );
     assert_eq!(dead[0].body, "{\"not\": \"a job\"}");
 }
 

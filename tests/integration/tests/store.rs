@@ -42,16 +42,25 @@ async fn items_are_written_claimed_once_read_and_queried() {
     assert_eq!(read, Some(note("T#1", "ITEM#a", "first")));
 
     // WHEN the same key is claimed twice
-    table.put_new(&note("T#1", "EVENT#e1", "claim")).await.unwrap();
+    table
+        .put_new(&note("T#1", "EVENT#e1", "claim"))
+        .await
+        .unwrap();
     let second = table.put_new(&note("T#1", "EVENT#e1", "again")).await;
     // THEN the second claim is refused and the first value stays
-    assert!(matches!(second, Err(StoreError::ConditionFailed)), "{second:?}");
+    assert!(
+        matches!(second, Err(StoreError::ConditionFailed)),
+        "{second:?}"
+    );
     let kept: Note = table.get("T#1", "EVENT#e1").await.unwrap().unwrap();
     assert_eq!(kept.text, "claim");
 
     // WHEN the partition is queried by prefix
     table.put(&note("T#1", "ITEM#b", "second")).await.unwrap();
-    table.put(&note("T#2", "ITEM#c", "other tenant")).await.unwrap();
+    table
+        .put(&note("T#2", "ITEM#c", "other tenant"))
+        .await
+        .unwrap();
     let items: Vec<Note> = table.query_prefix("T#1", "ITEM#").await.unwrap();
     // THEN only that tenant's items with the prefix come back, in key order
     let texts: Vec<&str> = items.iter().map(|n| n.text.as_str()).collect();
@@ -68,7 +77,11 @@ async fn the_sparse_index_pages_through_connected_tenants_only() {
     let deps = integration_tests::deps(&[]).await;
     for i in 0..7 {
         let tenant = TenantId::parse(&format!("tenant-{i}")).unwrap();
-        let mut item = note(&keys::tenant_pk(&tenant), keys::connection_sk(), "connected");
+        let mut item = note(
+            &keys::tenant_pk(&tenant),
+            keys::connection_sk(),
+            "connected",
+        );
         // Only odd tenants are connected: the others have no GSI1 keys and stay out of the index.
         if i % 2 == 1 {
             item.gsi1pk = Some(keys::CONNECTED_PARTITION.into());
@@ -92,8 +105,14 @@ async fn the_sparse_index_pages_through_connected_tenants_only() {
             None => break,
         }
     }
-    assert_eq!(seen, ["TENANT#tenant-1", "TENANT#tenant-3", "TENANT#tenant-5"]);
-    assert!(pages >= 2, "a page size of 2 must take several pages, took {pages}");
+    assert_eq!(
+        seen,
+        ["TENANT#tenant-1", "TENANT#tenant-3", "TENANT#tenant-5"]
+    );
+    assert!(
+        pages >= 2,
+        "a page size of 2 must take several pages, took {pages}"
+    );
 }
 
 #[tokio::test]
@@ -124,7 +143,12 @@ async fn jobs_are_sent_received_deleted_and_dead_lettered_after_max_receives() {
 
     // A message that keeps failing is received max_receives times, then moves to the DLQ.
     queue
-        .send(&SyncJob::Pull { tenant: TenantId::parse("acme").unwrap() }, 0)
+        .send(
+            &SyncJob::Pull {
+                tenant: TenantId::parse("acme").unwrap(),
+            },
+            0,
+        )
         .await
         .unwrap();
     let mut receives = 0;
@@ -134,11 +158,18 @@ async fn jobs_are_sent_received_deleted_and_dead_lettered_after_max_receives() {
         receives += 1;
         assert_eq!(message.receive_count, receives);
         // "Fail" it: make it visible again at once instead of waiting out the visibility timeout.
-        queue.change_visibility(&message.receipt_handle, 0).await.unwrap();
+        queue
+            .change_visibility(&message.receipt_handle, 0)
+            .await
+            .unwrap();
     }
     assert_eq!(receives, max_receives as u32);
     let dead = queue.receive_dead_letters(10, 1).await.unwrap();
-    assert_eq!(dead.len(), 1, "the failed job must be in the dead-letter queue");
+    assert_eq!(
+        dead.len(),
+        1,
+        "the failed job must be in the dead-letter queue"
+    );
     assert!(dead[0].body.contains("\"job\":\"pull\""));
 }
 
@@ -159,9 +190,15 @@ fn a_template_that_drifts_from_the_code_is_caught() {
         ("AttributeName: expires_at", "AttributeName: ttl"),
         ("KeyType: RANGE", "KeyType: HASH"),
     ] {
-        assert!(template.contains(from), "the template no longer has {from:?}");
+        assert!(
+            template.contains(from),
+            "the template no longer has {from:?}"
+        );
         let drifted = template.replacen(from, to, 1);
         let result = Definitions::parse(&drifted).and_then(|d| d.table.check_matches_code());
-        assert!(result.is_err(), "changing {from:?} to {to:?} went unnoticed");
+        assert!(
+            result.is_err(),
+            "changing {from:?} to {to:?} went unnoticed"
+        );
     }
 }

@@ -21,7 +21,11 @@ use crate::types::{CompanyInfo, DropRule, Faults, LoggedRequest, TokenPair};
 
 impl Shared {
     pub fn companies(&self) -> Vec<CompanyInfo> {
-        self.lock().companies.iter().map(|c| c.info.clone()).collect()
+        self.lock()
+            .companies
+            .iter()
+            .map(|c| c.info.clone())
+            .collect()
     }
 
     pub fn issue_tokens(&self, client_id: &str, company_id: Uuid, scopes: &[&str]) -> TokenPair {
@@ -88,7 +92,11 @@ impl Shared {
             .count()
     }
 
-    fn company_list(&self, company_id: Uuid, pick: fn(&crate::state::Company) -> &Vec<Value>) -> Vec<Value> {
+    fn company_list(
+        &self,
+        company_id: Uuid,
+        pick: fn(&crate::state::Company) -> &Vec<Value>,
+    ) -> Vec<Value> {
         self.lock()
             .company(company_id)
             .map(|c| pick(c).clone())
@@ -107,14 +115,25 @@ impl Shared {
         self.company_list(company_id, |c| &c.vouchers)
     }
 
-    pub fn add_account(&self, company_id: Uuid, fiscal_year_id: Uuid, number: &str, name: &str) -> ApiResult<()> {
-        let n: u64 = number
-            .trim()
-            .parse()
-            .map_err(|_| ApiError::field("Number", "InvalidType", "Account number must be an integer."))?;
+    pub fn add_account(
+        &self,
+        company_id: Uuid,
+        fiscal_year_id: Uuid,
+        number: &str,
+        name: &str,
+    ) -> ApiResult<()> {
+        let n: u64 = number.trim().parse().map_err(|_| {
+            ApiError::field(
+                "Number",
+                "InvalidType",
+                "Account number must be an integer.",
+            )
+        })?;
         let mut st = self.lock();
         let now = st.tick();
-        let c = st.company_mut(company_id).ok_or_else(|| ApiError::not_found("Company"))?;
+        let c = st
+            .company_mut(company_id)
+            .ok_or_else(|| ApiError::not_found("Company"))?;
         if c.fiscal_year(fiscal_year_id).is_none() {
             return Err(ApiError::not_found("FiscalYear"));
         }
@@ -144,14 +163,28 @@ impl Shared {
     }
 
     /// Adds a fiscal year (accounts copied from the latest existing year, like Visma does).
-    pub fn add_fiscal_year(&self, company_id: Uuid, start: NaiveDate, end: NaiveDate) -> ApiResult<Uuid> {
+    pub fn add_fiscal_year(
+        &self,
+        company_id: Uuid,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> ApiResult<Uuid> {
         let mut st = self.lock();
         let now = st.tick();
-        let c = st.company_mut(company_id).ok_or_else(|| ApiError::not_found("Company"))?;
+        let c = st
+            .company_mut(company_id)
+            .ok_or_else(|| ApiError::not_found("Company"))?;
         if end < start {
-            return Err(ApiError::field("EndDate", "Range", "EndDate must be after StartDate."));
+            return Err(ApiError::field(
+                "EndDate",
+                "Range",
+                "EndDate must be after StartDate.",
+            ));
         }
-        if c.fiscal_years.iter().any(|f| f.start <= end && start <= f.end) {
+        if c.fiscal_years
+            .iter()
+            .any(|f| f.start <= end && start <= f.end)
+        {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 4020,
@@ -189,7 +222,9 @@ impl Shared {
 
     pub fn lock_fiscal_year(&self, company_id: Uuid, fiscal_year_id: Uuid) -> ApiResult<()> {
         let mut st = self.lock();
-        let c = st.company_mut(company_id).ok_or_else(|| ApiError::not_found("Company"))?;
+        let c = st
+            .company_mut(company_id)
+            .ok_or_else(|| ApiError::not_found("Company"))?;
         let fy = c
             .fiscal_years
             .iter_mut()
@@ -200,10 +235,9 @@ impl Shared {
     }
 
     pub fn book_manual_voucher(&self, company_id: Uuid, voucher: &Value) -> ApiResult<Value> {
-        let obj = voucher
-            .as_object()
-            .cloned()
-            .ok_or_else(|| ApiError::field("", "InvalidType", "The voucher must be a JSON object."))?;
+        let obj = voucher.as_object().cloned().ok_or_else(|| {
+            ApiError::field("", "InvalidType", "The voucher must be a JSON object.")
+        })?;
         let v = crate::api::vouchers::parse(&obj, &Query::default())?;
         let mut st = self.lock();
         crate::api::on_company(&mut st, company_id, |c, now| {
@@ -219,17 +253,29 @@ pub fn routes() -> Router<App> {
         .route("/_sandbox/faults", put(put_faults))
         .route("/_sandbox/rate-limit", put(put_rate_limit))
         .route("/_sandbox/revoke-all", post(revoke_all))
-        .route("/_sandbox/users/{user}/password-changed", post(password_changed))
+        .route(
+            "/_sandbox/users/{user}/password-changed",
+            post(password_changed),
+        )
         .route("/_sandbox/expire-access-tokens", post(expire))
         .route("/_sandbox/auto-approve", put(auto_approve))
         .route("/_sandbox/tokens", post(tokens))
         .route("/_sandbox/companies", get(companies))
         .route("/_sandbox/companies/{id}/customers", get(customers))
         .route("/_sandbox/companies/{id}/customer-invoices", get(invoices))
-        .route("/_sandbox/companies/{id}/vouchers", get(vouchers).post(book_voucher))
+        .route(
+            "/_sandbox/companies/{id}/vouchers",
+            get(vouchers).post(book_voucher),
+        )
         .route("/_sandbox/companies/{id}/fiscal-years", post(add_year))
-        .route("/_sandbox/companies/{id}/fiscal-years/{fy}/lock", post(lock_year))
-        .route("/_sandbox/companies/{id}/fiscal-years/{fy}/accounts", post(add_account))
+        .route(
+            "/_sandbox/companies/{id}/fiscal-years/{fy}/lock",
+            post(lock_year),
+        )
+        .route(
+            "/_sandbox/companies/{id}/fiscal-years/{fy}/accounts",
+            post(add_account),
+        )
 }
 
 fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> ApiResult<T> {
@@ -280,7 +326,11 @@ struct FaultsBody {
 async fn put_faults(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
     let b: FaultsBody = parse_body(&body)?;
     if b.server_error_rate_percent > 100 {
-        return Err(ApiError::field("server_error_rate_percent", "Range", "0..=100"));
+        return Err(ApiError::field(
+            "server_error_rate_percent",
+            "Range",
+            "0..=100",
+        ));
     }
     app.state.set_faults(Faults {
         server_error_rate_percent: b.server_error_rate_percent,
@@ -405,7 +455,11 @@ async fn vouchers(State(app): State<App>, Path(id): Path<String>) -> ApiResult<R
     Ok(Json(app.state.vouchers(company_id(&id)?)).into_response())
 }
 
-async fn book_voucher(State(app): State<App>, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
+async fn book_voucher(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     let v: Value = parse_body(&body)?;
     let out = app.state.book_manual_voucher(company_id(&id)?, &v)?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
@@ -417,13 +471,22 @@ struct YearBody {
     end: NaiveDate,
 }
 
-async fn add_year(State(app): State<App>, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
+async fn add_year(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     let b: YearBody = parse_body(&body)?;
-    let fy = app.state.add_fiscal_year(company_id(&id)?, b.start, b.end)?;
+    let fy = app
+        .state
+        .add_fiscal_year(company_id(&id)?, b.start, b.end)?;
     Ok((StatusCode::CREATED, Json(json!({"id": fy}))).into_response())
 }
 
-async fn lock_year(State(app): State<App>, Path((id, fy)): Path<(String, String)>) -> ApiResult<Response> {
+async fn lock_year(
+    State(app): State<App>,
+    Path((id, fy)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let fy = Uuid::parse_str(&fy).map_err(|_| ApiError::not_found("FiscalYear"))?;
     app.state.lock_fiscal_year(company_id(&id)?, fy)?;
     Ok(no_content())
@@ -442,6 +505,7 @@ async fn add_account(
 ) -> ApiResult<Response> {
     let b: AccountBody = parse_body(&body)?;
     let fy = Uuid::parse_str(&fy).map_err(|_| ApiError::not_found("FiscalYear"))?;
-    app.state.add_account(company_id(&id)?, fy, &b.number, &b.name)?;
+    app.state
+        .add_account(company_id(&id)?, fy, &b.number, &b.name)?;
     Ok(no_content())
 }

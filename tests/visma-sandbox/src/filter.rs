@@ -122,8 +122,7 @@ struct Parser {
 fn is_ident(w: &str) -> bool {
     let mut cs = w.chars();
     matches!(cs.next(), Some(c) if c.is_ascii_alphabetic())
-        && w
-            .chars()
+        && w.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '/')
 }
 

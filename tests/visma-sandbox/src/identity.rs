@@ -266,10 +266,13 @@ async fn authorize(State(app): State<App>, RawQuery(raw): RawQuery) -> Response 
         .any(|v| v.eq_ignore_ascii_case("forceselectcompany:true"));
     let prompt = q.get("prompt").unwrap_or_default();
     let show_picker = force
-        || prompt.split_whitespace().any(|p| p == "login" || p == "select_account")
+        || prompt
+            .split_whitespace()
+            .any(|p| p == "login" || p == "select_account")
         || user != DEFAULT_USER;
     let request_id = random_token();
-    st.pending.retain(|_, p| p.created.elapsed() < PENDING_LIFETIME);
+    st.pending
+        .retain(|_, p| p.created.elapsed() < PENDING_LIFETIME);
     st.pending.insert(request_id.clone(), pending);
     let companies: Vec<(Uuid, String, String)> = st
         .companies
@@ -283,7 +286,14 @@ async fn authorize(State(app): State<App>, RawQuery(raw): RawQuery) -> Response 
         })
         .collect();
     drop(st);
-    let page = consent_page(&client_id, &user, &scopes, &companies, show_picker, &request_id);
+    let page = consent_page(
+        &client_id,
+        &user,
+        &scopes,
+        &companies,
+        show_picker,
+        &request_id,
+    );
     with_log(Html(page).into_response(), log_client, None)
 }
 
@@ -311,7 +321,9 @@ fn consent_page(
     }
     let mut company_html = String::new();
     if show_picker {
-        company_html.push_str("    <fieldset id=\"company-picker\">\n      <legend>Choose company</legend>\n");
+        company_html.push_str(
+            "    <fieldset id=\"company-picker\">\n      <legend>Choose company</legend>\n",
+        );
         for (i, (id, name, org)) in companies.iter().enumerate() {
             let checked = if i == 0 { " checked" } else { "" };
             company_html.push_str(&format!(
@@ -355,11 +367,7 @@ fn consent_page(
 async fn decision(State(app): State<App>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let _ = headers;
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let get = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let mut st = app.state.lock();
     let Some(pending) = get("request_id").and_then(|r| st.pending.remove(r)) else {
         return error_page(
@@ -386,7 +394,11 @@ async fn decision(State(app): State<App>, headers: HeaderMap, body: axum::body::
         .or_else(|| st.companies.first().map(|c| c.info.id));
     let Some(company) = company.filter(|c| st.company(*c).is_some()) else {
         return with_log(
-            error_page(StatusCode::BAD_REQUEST, "invalid_request", "Unknown company"),
+            error_page(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Unknown company",
+            ),
             log_client,
             None,
         );
@@ -411,18 +423,16 @@ fn authenticate_client(
     st: &SbState,
     headers: &HeaderMap,
     form: &[(String, String)],
-) -> Result<String, (Response, Option<String>)> {
-    let body_get = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-    };
+) -> Result<String, (&'static str, Option<String>)> {
+    let body_get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("basic").then(|| rest.trim().to_string())
+            scheme
+                .eq_ignore_ascii_case("basic")
+                .then(|| rest.trim().to_string())
         });
     let creds = match basic {
         Some(b64) => {
@@ -431,10 +441,7 @@ fn authenticate_client(
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok());
             let Some((id, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
-                return Err((
-                    oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Malformed Basic credentials"),
-                    None,
-                ));
+                return Err(("Malformed Basic credentials", None));
             };
             let dec = |s: &str| {
                 url::form_urlencoded::parse(format!("x={s}").as_bytes())
@@ -447,17 +454,11 @@ fn authenticate_client(
         None => body_get("client_id").map(|id| (id, body_get("client_secret").unwrap_or_default())),
     };
     let Some((id, secret)) = creds else {
-        return Err((
-            oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "No client credentials"),
-            None,
-        ));
+        return Err(("No client credentials", None));
     };
     match st.client(&id) {
         Some(c) if c.client_secret == secret => Ok(id),
-        _ => Err((
-            oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Invalid client credentials"),
-            Some(id),
-        )),
+        _ => Err(("Invalid client credentials", Some(id))),
     }
 }
 
@@ -497,17 +498,23 @@ async fn token(State(app): State<App>, headers: HeaderMap, body: axum::body::Byt
         );
     }
     let Ok(form) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Malformed form body");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Malformed form body",
+        );
     };
-    let get = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let mut st = app.state.lock();
     let client_id = match authenticate_client(&st, &headers, &form) {
         Ok(c) => c,
-        Err((resp, id)) => return with_log(resp, id, None),
+        Err((desc, id)) => {
+            return with_log(
+                oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", desc),
+                id,
+                None,
+            )
+        }
     };
     let log_client = Some(client_id.clone());
     let lifetime = st.access_token_lifetime.as_secs();
@@ -530,14 +537,22 @@ async fn token(State(app): State<App>, headers: HeaderMap, body: axum::body::Byt
         Some("authorization_code") => {
             let Some(code_str) = get("code") else {
                 return with_log(
-                    oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "code is missing"),
+                    oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "code is missing",
+                    ),
                     log_client,
                     None,
                 );
             };
             let Some(code) = st.codes.get_mut(code_str) else {
                 return with_log(
-                    oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid authorization code"),
+                    oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        "Invalid authorization code",
+                    ),
                     log_client,
                     None,
                 );
@@ -572,7 +587,11 @@ async fn token(State(app): State<App>, headers: HeaderMap, body: axum::body::Byt
         Some("refresh_token") => {
             let Some(rt) = get("refresh_token") else {
                 return with_log(
-                    oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is missing"),
+                    oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "refresh_token is missing",
+                    ),
                     log_client,
                     None,
                 );
@@ -583,31 +602,51 @@ async fn token(State(app): State<App>, headers: HeaderMap, body: axum::body::Byt
                 .is_some_and(|t| t.client_id == client_id);
             if !valid {
                 return with_log(
-                    oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid refresh token"),
+                    oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        "Invalid refresh token",
+                    ),
                     log_client,
                     None,
                 );
             }
             let Some(old) = st.refresh_tokens.remove(rt) else {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid refresh token");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Invalid refresh token",
+                );
             };
             let (a, r) = st.issue(&client_id, &old.user, old.company_id, &old.scopes, true);
             with_log(reply(a, r, &old.scopes), log_client, Some(old.company_id))
         }
         Some(_) => with_log(
-            oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Unsupported grant_type"),
+            oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "Unsupported grant_type",
+            ),
             log_client,
             None,
         ),
         None => with_log(
-            oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is missing"),
+            oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is missing",
+            ),
             log_client,
             None,
         ),
     }
 }
 
-async fn revocation(State(app): State<App>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn revocation(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if !is_form(&headers) {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -619,20 +658,42 @@ async fn revocation(State(app): State<App>, headers: HeaderMap, body: axum::body
     let mut st = app.state.lock();
     let client_id = match authenticate_client(&st, &headers, &form) {
         Ok(c) => c,
-        Err((resp, id)) => return with_log(resp, id, None),
+        Err((desc, id)) => {
+            return with_log(
+                oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", desc),
+                id,
+                None,
+            )
+        }
     };
-    let Some(token) = form.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone()) else {
+    let Some(token) = form
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.clone())
+    else {
         return with_log(
-            oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token is missing"),
+            oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "token is missing",
+            ),
             Some(client_id),
             None,
         );
     };
     let mut company = None;
-    if st.refresh_tokens.get(&token).is_some_and(|t| t.client_id == client_id) {
+    if st
+        .refresh_tokens
+        .get(&token)
+        .is_some_and(|t| t.client_id == client_id)
+    {
         company = st.refresh_tokens.remove(&token).map(|t| t.company_id);
     }
-    if st.access_tokens.get(&token).is_some_and(|t| t.client_id == client_id) {
+    if st
+        .access_tokens
+        .get(&token)
+        .is_some_and(|t| t.client_id == client_id)
+    {
         company = st.access_tokens.remove(&token).map(|t| t.company_id);
     }
     with_log(StatusCode::OK.into_response(), Some(client_id), company)

@@ -50,7 +50,10 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("  client: {} / {}", client.client_id, client.client_secret);
     for c in sandbox.companies() {
-        println!("  company: {} {} ({})", c.id, c.name, c.corporate_identity_number);
+        println!(
+            "  company: {} {} ({})",
+            c.id, c.name, c.corporate_identity_number
+        );
     }
     tokio::signal::ctrl_c().await?;
     Ok(())

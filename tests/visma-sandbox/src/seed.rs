@@ -22,7 +22,10 @@ pub const BAS_ACCOUNTS: &[(u64, &str)] = &[
     (1010, "Utvecklingsutgifter"),
     (1210, "Maskiner och andra tekniska anläggningar"),
     (1220, "Inventarier och verktyg"),
-    (1229, "Ackumulerade avskrivningar på inventarier och verktyg"),
+    (
+        1229,
+        "Ackumulerade avskrivningar på inventarier och verktyg",
+    ),
     (1250, "Datorer"),
     (1460, "Lager av handelsvaror"),
     (1510, "Kundfordringar"),
@@ -62,9 +65,15 @@ pub const BAS_ACCOUNTS: &[(u64, &str)] = &[
     (3004, "Försäljning inom Sverige, momsfri"),
     (3105, "Försäljning varor till land utanför EU"),
     (3108, "Försäljning varor till annat EU-land, momsfri"),
-    (3231, "Försäljning inom byggsektorn, omvänd skattskyldighet moms"),
+    (
+        3231,
+        "Försäljning inom byggsektorn, omvänd skattskyldighet moms",
+    ),
     (3740, "Öres- och kronutjämning"),
-    (3960, "Valutakursvinster på fordringar och skulder av rörelsekaraktär"),
+    (
+        3960,
+        "Valutakursvinster på fordringar och skulder av rörelsekaraktär",
+    ),
     (4010, "Inköp material och varor"),
     (4535, "Inköp av tjänster från annat EU-land, 25 %"),
     (5010, "Lokalhyra"),
@@ -190,10 +199,46 @@ fn company(idx: u32, c: &CompanySeed, seed: &Seed) -> Company {
         accounts.sort_by_key(|a| (a.fiscal_year_id, a.number));
     }
     let codings = vec![
-        coding(idx, 1, "Tjänster 25 %", "Services 25 %", 25, 3001, Some(2611), created),
-        coding(idx, 2, "Varor 12 %", "Goods 12 %", 12, 3002, Some(2621), created),
-        coding(idx, 3, "Tjänster 6 %", "Services 6 %", 6, 3003, Some(2631), created),
-        coding(idx, 4, "Momsfri försäljning", "VAT exempt sales", 0, 3004, None, created),
+        coding(
+            idx,
+            1,
+            "Tjänster 25 %",
+            "Services 25 %",
+            25,
+            3001,
+            Some(2611),
+            created,
+        ),
+        coding(
+            idx,
+            2,
+            "Varor 12 %",
+            "Goods 12 %",
+            12,
+            3002,
+            Some(2621),
+            created,
+        ),
+        coding(
+            idx,
+            3,
+            "Tjänster 6 %",
+            "Services 6 %",
+            6,
+            3003,
+            Some(2631),
+            created,
+        ),
+        coding(
+            idx,
+            4,
+            "Momsfri försäljning",
+            "VAT exempt sales",
+            0,
+            3004,
+            None,
+            created,
+        ),
     ];
     let units = [
         ("h", "Timme", "tim", "h"),
@@ -223,7 +268,12 @@ fn company(idx: u32, c: &CompanySeed, seed: &Seed) -> Company {
         ("10", "Inköp, 25 %", "0.25", (2641, 0, 0)),
         ("11", "Inköp, 12 %", "0.12", (2641, 0, 0)),
         ("12", "Inköp, 6 %", "0.06", (2641, 0, 0)),
-        ("21", "Inköp av tjänster från annat EU-land, 25 %", "0.25", (2614, 2645, 0)),
+        (
+            "21",
+            "Inköp av tjänster från annat EU-land, 25 %",
+            "0.25",
+            (2614, 2645, 0),
+        ),
     ]
     .iter()
     .enumerate()

@@ -81,8 +81,13 @@ pub fn required_scopes(method: &str, route: &str) -> &'static [&'static str] {
         .to_ascii_lowercase();
     let read = method == "GET" || method == "HEAD";
     match area.as_str() {
-        "customers" | "articles" | "articleaccountcodings" | "units" | "customerinvoices"
-        | "customerinvoicedrafts" | "companysettings" => {
+        "customers"
+        | "articles"
+        | "articleaccountcodings"
+        | "units"
+        | "customerinvoices"
+        | "customerinvoicedrafts"
+        | "companysettings" => {
             if read {
                 &["ea:sales", "ea:sales_readonly"]
             } else {
@@ -186,7 +191,9 @@ async fn observe(State(app): State<App>, mut req: Request, next: Next) -> Respon
                         resp = ApiError::new(
                             StatusCode::METHOD_NOT_ALLOWED,
                             4002,
-                            format!("The requested resource does not support http method '{method}'."),
+                            format!(
+                                "The requested resource does not support http method '{method}'."
+                            ),
                         )
                         .into_response();
                     }
@@ -241,7 +248,10 @@ fn api_gate(
     let window = st.rate_window;
     let key = (token.client_id.clone(), format!("{method} {route}"));
     let hits = st.rate.entry(key).or_default();
-    while hits.front().is_some_and(|t| now.duration_since(*t) >= window) {
+    while hits
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= window)
+    {
         hits.pop_front();
     }
     if hits.len() >= limit {

@@ -78,7 +78,9 @@ pub fn money(d: Decimal) -> Value {
 }
 
 fn num_str(s: &str) -> Value {
-    Number::from_str(s).map(Value::Number).unwrap_or(Value::Null)
+    Number::from_str(s)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 /// Round half away from zero to 2 decimals (Visma rounds money this way).

@@ -41,7 +41,11 @@ pub struct Voucher {
 }
 
 impl Voucher {
-    pub fn new(voucher_date: NaiveDate, voucher_text: impl Into<String>, rows: Vec<VoucherRow>) -> Self {
+    pub fn new(
+        voucher_date: NaiveDate,
+        voucher_text: impl Into<String>,
+        rows: Vec<VoucherRow>,
+    ) -> Self {
         Self {
             id: None,
             voucher_date,

@@ -14,7 +14,9 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     if let Ok(dt) = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
         return Some(dt.date());
     }
-    DateTime::parse_from_rfc3339(s).ok().map(|dt| dt.date_naive())
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|dt| dt.date_naive())
 }
 
 /// Parses an RFC 3339 timestamp, or one without an offset (taken as UTC).
@@ -43,8 +45,7 @@ pub mod date {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
         let raw = String::deserialize(d)?;
-        parse_date(&raw)
-            .ok_or_else(|| serde::de::Error::custom(format!("invalid date `{raw}`")))
+        parse_date(&raw).ok_or_else(|| serde::de::Error::custom(format!("invalid date `{raw}`")))
     }
 }
 
@@ -96,9 +97,7 @@ pub mod utc_opt {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
         match Option::<String>::deserialize(d)? {
             None => Ok(None),
             Some(raw) if raw.trim().is_empty() => Ok(None),
@@ -133,6 +132,9 @@ mod tests {
         assert_eq!(a.day(), 1);
         let c = parse_utc("2024-06-01T09:12:44+02:00").unwrap();
         assert_eq!(c.hour(), 7);
-        assert_eq!(format_utc(&parse_utc("2024-05-02T08:15:30Z").unwrap()), "2024-05-02T08:15:30Z");
+        assert_eq!(
+            format_utc(&parse_utc("2024-05-02T08:15:30Z").unwrap()),
+            "2024-05-02T08:15:30Z"
+        );
     }
 }

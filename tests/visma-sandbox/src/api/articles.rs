@@ -96,7 +96,10 @@ pub fn save_article(
         .and_then(|id| c.codings.iter().find(|x| x.id == id))
         .cloned()
     else {
-        return Err(ApiError::referenced_missing("CodingId", "ArticleAccountCoding"));
+        return Err(ApiError::referenced_missing(
+            "CodingId",
+            "ArticleAccountCoding",
+        ));
     };
     let unit_id = out["UnitId"].as_str().unwrap_or_default().to_string();
     let Some(unit) = find_by_id(&c.units, &unit_id).cloned() else {
@@ -113,7 +116,11 @@ pub fn save_article(
             4000,
             format!("Conflict - An article with Number '{number}' already exists."),
         );
-        e.errors = Some(vec![FieldError::new("Number", "Conflict", "Number must be unique.")]);
+        e.errors = Some(vec![FieldError::new(
+            "Number",
+            "Conflict",
+            "Number must be unique.",
+        )]);
         return Err(e);
     }
     let factor = Decimal::ONE + coding.vat_rate();

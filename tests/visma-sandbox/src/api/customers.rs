@@ -74,10 +74,13 @@ pub const FIELDS: &[Field] = &[
     opt("GLN", s(255)),
     opt("Note", s(4000)),
     opt("CustomerLabels", Kind::Array),
-    opt("WebshopCustomerNumber", Kind::Int {
-        min: i32::MIN as i64,
-        max: i32::MAX as i64,
-    }),
+    opt(
+        "WebshopCustomerNumber",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+    ),
     opt("Iban", s(34)),
     opt("AutoInvoiceActivationEmailSentDate", Kind::Date),
     opt("AutoInvoiceRegistrationRequestSentDate", Kind::Date),
@@ -144,9 +147,9 @@ pub fn save_customer(
             Some(Value::String(n)) => n.clone(),
             _ => {
                 let taken = |n: u64| {
-                    c.customers
-                        .iter()
-                        .any(|x| x.get("CustomerNumber").and_then(Value::as_str) == Some(&n.to_string()))
+                    c.customers.iter().any(|x| {
+                        x.get("CustomerNumber").and_then(Value::as_str) == Some(&n.to_string())
+                    })
                 };
                 let mut n = c.next_customer_number;
                 while taken(n) {

@@ -19,7 +19,9 @@ use crate::errors::{ApiError, ApiResult, FieldError};
 use crate::paging::{list, Query};
 use crate::server::{ApiCtx, App};
 use crate::state::{find_by_id, position_by_id, Company};
-use crate::util::{fmt_date, fmt_utc, json_decimal, luhn_digit, money, num, parse_date, parse_datetime, round2};
+use crate::util::{
+    fmt_date, fmt_utc, json_decimal, luhn_digit, money, num, parse_date, parse_datetime, round2,
+};
 use crate::validate::{self, opt, req, s, Field, Kind, FRACTION, MONEY};
 
 /// Account debited with the gross amount of customer invoices.
@@ -29,7 +31,10 @@ pub const INVOICE_VOUCHER_SERIES: &str = "B";
 
 pub fn routes() -> Router<App> {
     Router::new()
-        .route("/v2/customerinvoices", get(list_invoices).post(create_invoice))
+        .route(
+            "/v2/customerinvoices",
+            get(list_invoices).post(create_invoice),
+        )
         .route("/v2/customerinvoices/{id}", get(get_invoice))
         .route(
             "/v2/customerinvoicedrafts",
@@ -39,7 +44,10 @@ pub fn routes() -> Router<App> {
             "/v2/customerinvoicedrafts/{id}",
             get(get_draft).put(put_draft).delete(delete_draft),
         )
-        .route("/v2/customerinvoicedrafts/{id}/convert", post(convert_draft))
+        .route(
+            "/v2/customerinvoicedrafts/{id}/convert",
+            post(convert_draft),
+        )
 }
 
 const QTY: Kind = Kind::Dec {
@@ -80,7 +88,14 @@ const COMMON_HEADER: &[Field] = &[
 
 const INVOICE_ONLY: &[Field] = &[
     req("Rows", Kind::Array),
-    opt("CurrencyRate", Kind::Dec { dp: 6, min: Some(0), max: None }),
+    opt(
+        "CurrencyRate",
+        Kind::Dec {
+            dp: 6,
+            min: Some(0),
+            max: None,
+        },
+    ),
     opt("EdiServiceDelivererId", s(50)),
     opt("InvoiceCity", s(50)),
     opt("InvoicePostalCode", s(50)),
@@ -156,7 +171,11 @@ fn parse_rows(list: &[Value], draft: bool, errors: &mut Vec<FieldError>) -> Vec<
     for (i, r) in list.iter().enumerate() {
         let p = format!("Rows[{i}]");
         let Some(obj) = r.as_object() else {
-            errors.push(FieldError::new(&p, "InvalidType", "A row must be an object."));
+            errors.push(FieldError::new(
+                &p,
+                "InvalidType",
+                "A row must be an object.",
+            ));
             continue;
         };
         let before = errors.len();
@@ -175,7 +194,10 @@ fn parse_rows(list: &[Value], draft: bool, errors: &mut Vec<FieldError>) -> Vec<
         let is_text = if draft {
             flag.unwrap_or(false)
         } else {
-            article_id.is_none() && flag != Some(false) && quantity.is_none() && unit_price.is_none()
+            article_id.is_none()
+                && flag != Some(false)
+                && quantity.is_none()
+                && unit_price.is_none()
         };
         if !is_text && article_id.is_none() {
             errors.push(FieldError::new(
@@ -203,7 +225,10 @@ fn parse_rows(list: &[Value], draft: bool, errors: &mut Vec<FieldError>) -> Vec<
                 .get("DiscountPercentage")
                 .and_then(json_decimal)
                 .unwrap_or_default(),
-            vat_free: ro.get("IsVatFree").and_then(Value::as_bool).unwrap_or(false),
+            vat_free: ro
+                .get("IsVatFree")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             extra: ro,
         });
     }
@@ -248,7 +273,10 @@ fn compute(c: &Company, rows: &[RowIn], draft: bool) -> ApiResult<Calc> {
         ] {
             row.insert(k.into(), r.extra.get(k).cloned().unwrap_or(Value::Null));
         }
-        row.insert("IsWorkCost".into(), r.extra.get("IsWorkCost").cloned().unwrap_or(json!(false)));
+        row.insert(
+            "IsWorkCost".into(),
+            r.extra.get("IsWorkCost").cloned().unwrap_or(json!(false)),
+        );
         row.insert(
             "ReversedConstructionServicesVatFree".into(),
             r.extra
@@ -309,7 +337,11 @@ fn compute(c: &Company, rows: &[RowIn], draft: bool) -> ApiResult<Calc> {
         let (vat_percent, vat_account, revenue) = if r.vat_free {
             (0, None, 3004)
         } else {
-            (coding.vat_percent, coding.vat_account, coding.revenue_account)
+            (
+                coding.vat_percent,
+                coding.vat_account,
+                coding.revenue_account,
+            )
         };
         groups
             .entry((revenue, vat_account, vat_percent))
@@ -323,9 +355,15 @@ fn compute(c: &Company, rows: &[RowIn], draft: bool) -> ApiResult<Calc> {
         row.insert("DiscountPercentage".into(), num(r.discount));
         row.insert("UnitId".into(), article["UnitId"].clone());
         row.insert("UnitName".into(), article["UnitName"].clone());
-        row.insert("UnitAbbreviation".into(), article["UnitAbbreviation"].clone());
+        row.insert(
+            "UnitAbbreviation".into(),
+            article["UnitAbbreviation"].clone(),
+        );
         row.insert("UnitAbbreviationEnglish".into(), Value::Null);
-        row.insert("IsServiceArticle".into(), article["IsServiceArticle"].clone());
+        row.insert(
+            "IsServiceArticle".into(),
+            article["IsServiceArticle"].clone(),
+        );
         row.insert("PercentVat".into(), num(rate));
         row.insert("VatRate".into(), num(rate));
         row.insert("VatRateId".into(), json!(coding.id));
@@ -389,7 +427,10 @@ pub fn book_invoice(
     date_override: Option<NaiveDate>,
     draft_id: Option<Uuid>,
 ) -> ApiResult<Value> {
-    let customer_id = header["CustomerId"].as_str().unwrap_or_default().to_string();
+    let customer_id = header["CustomerId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let Some(customer) = find_by_id(&c.customers, &customer_id).cloned() else {
         return Err(ApiError::referenced_missing("CustomerId", "Customer"));
     };
@@ -423,23 +464,50 @@ pub fn book_invoice(
         .get("TermsOfPaymentId")
         .and_then(Value::as_str)
         .map(str::to_string)
-        .or_else(|| customer.get("TermsOfPaymentId").and_then(Value::as_str).map(str::to_string))
+        .or_else(|| {
+            customer
+                .get("TermsOfPaymentId")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| c.default_terms_id.to_string());
     let Some(terms) = c.terms_by_id(&terms_id).cloned() else {
-        return Err(ApiError::referenced_missing("TermsOfPaymentId", "TermsOfPayment"));
+        return Err(ApiError::referenced_missing(
+            "TermsOfPaymentId",
+            "TermsOfPayment",
+        ));
     };
-    let draft_pos = match (draft_id, header.get("CreatedFromDraftId").and_then(Value::as_str)) {
+    let draft_pos = match (
+        draft_id,
+        header.get("CreatedFromDraftId").and_then(Value::as_str),
+    ) {
         (Some(d), _) => position_by_id(&c.drafts, d),
-        (None, Some(d)) => match Uuid::parse_str(d).ok().and_then(|d| position_by_id(&c.drafts, d)) {
+        (None, Some(d)) => match Uuid::parse_str(d)
+            .ok()
+            .and_then(|d| position_by_id(&c.drafts, d))
+        {
             Some(p) => Some(p),
-            None => return Err(ApiError::referenced_missing("CreatedFromDraftId", "CustomerInvoiceDraft")),
+            None => {
+                return Err(ApiError::referenced_missing(
+                    "CreatedFromDraftId",
+                    "CustomerInvoiceDraft",
+                ))
+            }
         },
         (None, None) => None,
     };
     let date = date_override
-        .or_else(|| header.get("InvoiceDate").and_then(Value::as_str).and_then(parse_date))
+        .or_else(|| {
+            header
+                .get("InvoiceDate")
+                .and_then(Value::as_str)
+                .and_then(parse_date)
+        })
         .unwrap_or_else(|| now.date_naive());
-    let days = terms.get("NumberOfDays").and_then(Value::as_i64).unwrap_or(30);
+    let days = terms
+        .get("NumberOfDays")
+        .and_then(Value::as_i64)
+        .unwrap_or(30);
     let due = header
         .get("DueDate")
         .and_then(Value::as_str)
@@ -480,7 +548,11 @@ pub fn book_invoice(
             });
         }
     }
-    let kind = if is_credit { "Kreditfaktura" } else { "Kundfaktura" };
+    let kind = if is_credit {
+        "Kreditfaktura"
+    } else {
+        "Kundfaktura"
+    };
     let voucher = vouchers::book(
         c,
         now,
@@ -530,12 +602,21 @@ pub fn book_invoice(
         ("DueDate", json!(fmt_date(due))),
         ("IsCreditInvoice", json!(is_credit)),
         ("TermsOfPaymentId", terms["Id"].clone()),
-        ("CustomerNumber", customer_field(&customer, "CustomerNumber")),
+        (
+            "CustomerNumber",
+            customer_field(&customer, "CustomerNumber"),
+        ),
         ("CustomerName", json!(customer_name)),
         ("CustomerEmail", customer_field(&customer, "EmailAddress")),
-        ("CustomerIsPrivatePerson", customer_field(&customer, "IsPrivatePerson")),
+        (
+            "CustomerIsPrivatePerson",
+            customer_field(&customer, "IsPrivatePerson"),
+        ),
         ("InvoiceCustomerName", json!(customer_name)),
-        ("ElectronicAddress", customer_field(&customer, "ElectronicAddress")),
+        (
+            "ElectronicAddress",
+            customer_field(&customer, "ElectronicAddress"),
+        ),
         ("CurrencyCode", json!("SEK")),
         ("CurrencyRate", json!(1)),
         ("TotalAmount", money(calc.gross)),
@@ -556,7 +637,10 @@ pub fn book_invoice(
         ("ModifiedUtc", json!(fmt_utc(now))),
         ("CreatedByUserId", Value::Null),
         ("CreatedFromOrderId", Value::Null),
-        ("CreatedFromDraftId", json!(draft_pos.map(|p| c.drafts[p]["Id"].clone()))),
+        (
+            "CreatedFromDraftId",
+            json!(draft_pos.map(|p| c.drafts[p]["Id"].clone())),
+        ),
         ("CreditedBy", json!([])),
         ("ReferringInvoiceId", Value::Null),
         ("IsNotDelivered", json!(false)),
@@ -606,7 +690,11 @@ fn parse_invoice(body: &Map<String, Value>) -> ApiResult<(Map<String, Value>, Ve
     header.extend(validate::check(body, INVOICE_ONLY, "", &mut errors));
     let rows = match header.get("Rows").and_then(Value::as_array) {
         Some(list) if list.is_empty() => {
-            errors.push(FieldError::new("Rows", "Required", "The Rows field must contain at least one row."));
+            errors.push(FieldError::new(
+                "Rows",
+                "Required",
+                "The Rows field must contain at least one row.",
+            ));
             Vec::new()
         }
         Some(list) => parse_rows(list, false, &mut errors),
@@ -693,13 +781,19 @@ fn save_draft(
     rows: Vec<RowIn>,
     existing: Option<Uuid>,
 ) -> ApiResult<Value> {
-    let customer_id = header["CustomerId"].as_str().unwrap_or_default().to_string();
+    let customer_id = header["CustomerId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let Some(customer) = find_by_id(&c.customers, &customer_id).cloned() else {
         return Err(ApiError::referenced_missing("CustomerId", "Customer"));
     };
     if let Some(t) = header.get("TermsOfPaymentId").and_then(Value::as_str) {
         if c.terms_by_id(t).is_none() {
-            return Err(ApiError::referenced_missing("TermsOfPaymentId", "TermsOfPayment"));
+            return Err(ApiError::referenced_missing(
+                "TermsOfPaymentId",
+                "TermsOfPayment",
+            ));
         }
     }
     let calc = compute(c, &rows, true)?;
@@ -712,16 +806,34 @@ fn save_draft(
     for (k, v) in [
         ("Id", json!(existing.unwrap_or_else(Uuid::new_v4))),
         ("CreatedUtc", created_utc),
-        ("CustomerNumber", customer_field(&customer, "CustomerNumber")),
+        (
+            "CustomerNumber",
+            customer_field(&customer, "CustomerNumber"),
+        ),
         ("CustomerName", customer_field(&customer, "Name")),
-        ("CustomerIsPrivatePerson", customer_field(&customer, "IsPrivatePerson")),
+        (
+            "CustomerIsPrivatePerson",
+            customer_field(&customer, "IsPrivatePerson"),
+        ),
         ("InvoiceCustomerName", customer_field(&customer, "Name")),
         ("InvoiceCity", customer_field(&customer, "InvoiceCity")),
-        ("InvoicePostalCode", customer_field(&customer, "InvoicePostalCode")),
-        ("InvoiceCountryCode", customer_field(&customer, "InvoiceCountryCode")),
+        (
+            "InvoicePostalCode",
+            customer_field(&customer, "InvoicePostalCode"),
+        ),
+        (
+            "InvoiceCountryCode",
+            customer_field(&customer, "InvoiceCountryCode"),
+        ),
         ("InvoiceCurrencyCode", json!("SEK")),
         ("IncludesVat", json!(false)),
-        ("IsCreditInvoice", json!(header.get("IsCreditInvoice").and_then(Value::as_bool).unwrap_or(false))),
+        (
+            "IsCreditInvoice",
+            json!(header
+                .get("IsCreditInvoice")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)),
+        ),
         ("TotalAmount", money(calc.gross)),
         ("TotalVatAmount", money(calc.vat)),
         ("TotalRoundings", money(Decimal::ZERO)),
@@ -780,7 +892,8 @@ async fn delete_draft(
 ) -> ApiResult<Response> {
     let id = path_uuid(&id, "CustomerInvoiceDraft")?;
     with_company(&app, &ctx, |c, _| {
-        let i = position_by_id(&c.drafts, id).ok_or_else(|| ApiError::not_found("CustomerInvoiceDraft"))?;
+        let i = position_by_id(&c.drafts, id)
+            .ok_or_else(|| ApiError::not_found("CustomerInvoiceDraft"))?;
         c.drafts.remove(i);
         Ok(ok(&Value::Null))
     })
@@ -853,7 +966,10 @@ async fn convert_draft(
             }
         }
         let today = now.date_naive();
-        let draft_date = header.get("InvoiceDate").and_then(Value::as_str).and_then(parse_date);
+        let draft_date = header
+            .get("InvoiceDate")
+            .and_then(Value::as_str)
+            .and_then(parse_date);
         let created = draft
             .get("CreatedUtc")
             .and_then(Value::as_str)
@@ -869,7 +985,10 @@ async fn convert_draft(
         header.remove("RotReducedInvoicingAutomaticDistribution");
         header.insert("Rows".into(), json!([]));
         header.remove("DueDate");
-        let due = draft.get("DueDate").and_then(Value::as_str).and_then(parse_date);
+        let due = draft
+            .get("DueDate")
+            .and_then(Value::as_str)
+            .and_then(parse_date);
         if let Some(d) = due.filter(|d| *d >= date) {
             header.insert("DueDate".into(), json!(fmt_date(d)));
         }

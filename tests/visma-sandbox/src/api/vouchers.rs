@@ -145,17 +145,11 @@ pub fn book(
             "CostCenterItemId3",
             "Quantity",
         ] {
-            row.insert(
-                k.into(),
-                r.extra.get(k).cloned().unwrap_or(Value::Null),
-            );
+            row.insert(k.into(), r.extra.get(k).cloned().unwrap_or(Value::Null));
         }
         rows_json.push(Value::Object(row));
     }
-    let seq = c
-        .voucher_seq
-        .entry((fy.id, v.series.clone()))
-        .or_insert(1);
+    let seq = c.voucher_seq.entry((fy.id, v.series.clone())).or_insert(1);
     let number = *seq;
     *seq += 1;
     let voucher = json!({
@@ -183,12 +177,20 @@ pub fn parse(body: &Map<String, Value>, q: &Query) -> ApiResult<VoucherIn> {
     let mut rows = Vec::new();
     if let Some(list) = out.get("Rows").and_then(Value::as_array) {
         if list.is_empty() {
-            errors.push(FieldError::new("Rows", "Required", "A voucher needs at least two rows."));
+            errors.push(FieldError::new(
+                "Rows",
+                "Required",
+                "A voucher needs at least two rows.",
+            ));
         }
         for (i, r) in list.iter().enumerate() {
             let p = format!("Rows[{i}]");
             let Some(obj) = r.as_object() else {
-                errors.push(FieldError::new(&p, "InvalidType", "A row must be an object."));
+                errors.push(FieldError::new(
+                    &p,
+                    "InvalidType",
+                    "A row must be an object.",
+                ));
                 continue;
             };
             let before = errors.len();
@@ -196,8 +198,14 @@ pub fn parse(body: &Map<String, Value>, q: &Query) -> ApiResult<VoucherIn> {
             if errors.len() > before {
                 continue;
             }
-            let debit = ro.get("DebitAmount").and_then(json_decimal).unwrap_or_default();
-            let credit = ro.get("CreditAmount").and_then(json_decimal).unwrap_or_default();
+            let debit = ro
+                .get("DebitAmount")
+                .and_then(json_decimal)
+                .unwrap_or_default();
+            let credit = ro
+                .get("CreditAmount")
+                .and_then(json_decimal)
+                .unwrap_or_default();
             if debit.is_zero() == credit.is_zero() {
                 errors.push(FieldError::new(
                     &p,
@@ -272,7 +280,9 @@ async fn create(
     let q = Query::parse(q.as_deref())?;
     let body = validate::body_object(&body)?;
     let v = parse(&body, &q)?;
-    with_company(&app, &ctx, |c, now| book(c, now, v, 4038).map(|x| created(&x)))
+    with_company(&app, &ctx, |c, now| {
+        book(c, now, v, 4038).map(|x| created(&x))
+    })
 }
 
 async fn list_all(
@@ -309,7 +319,10 @@ async fn list_year(
     let q = Query::parse(q.as_deref())?;
     let fy = Uuid::parse_str(&fy).map_err(|_| fiscal_year_not_found())?;
     let items = with_company(&app, &ctx, |c, _| {
-        let fy = c.fiscal_year(fy).cloned().ok_or_else(fiscal_year_not_found)?;
+        let fy = c
+            .fiscal_year(fy)
+            .cloned()
+            .ok_or_else(fiscal_year_not_found)?;
         Ok(c.vouchers
             .iter()
             .filter(|v| in_year(v, fy.start, fy.end))
@@ -327,7 +340,10 @@ async fn get_one(
     let fy = Uuid::parse_str(&fy).map_err(|_| fiscal_year_not_found())?;
     let id = path_uuid(&id, "Voucher")?;
     with_company(&app, &ctx, |c, _| {
-        let fy = c.fiscal_year(fy).cloned().ok_or_else(fiscal_year_not_found)?;
+        let fy = c
+            .fiscal_year(fy)
+            .cloned()
+            .ok_or_else(fiscal_year_not_found)?;
         let idx = crate::state::position_by_id(&c.vouchers, id)
             .filter(|i| in_year(&c.vouchers[*i], fy.start, fy.end))
             .ok_or_else(|| ApiError::not_found("Voucher"))?;

@@ -1,0 +1,327 @@
+//! The connection lifecycle behind the Integrations page's Visma card (CONTRACT §4, §5):
+//! connect, the OAuth callback, status, disconnect.
+
+use chrono::{DateTime, Utc};
+use domain::connection::{Connection, ConnectionStatus, SyncResult, VismaCompany};
+use domain::{SyncJob, TenantId};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use store::{keys, ClaimOutcome, PendingAuthorization, StoreError, VISMA_SYSTEM};
+use url::Url;
+use visma::{CsrfToken, PkceCodeChallenge, StaticToken};
+
+use crate::Deps;
+
+/// How long a `state` (and so an authorize URL) stays usable.
+pub const STATE_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("the return URL is not allowed")]
+    InvalidReturnUrl,
+    #[error("another accounting system ({0}) is connected to this company")]
+    AccountingSystemConflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// `POST /connect`: a one-time state bound to tenant and user, and the URL of Visma's consent
+/// page. PKCE (S256) is sent too: Visma's server understands it, and it binds the code to us.
+pub async fn start(
+    deps: &Deps,
+    tenant: &TenantId,
+    user: &str,
+    return_url: &str,
+    now: DateTime<Utc>,
+) -> Result<Url, ConnectError> {
+    let return_url = allowed_return_url(&deps.config.return_url_prefixes, return_url)
+        .ok_or(ConnectError::InvalidReturnUrl)?;
+    if let Some(holder) = deps.claims.holder(tenant).await? {
+        if holder != VISMA_SYSTEM {
+            return Err(ConnectError::AccountingSystemConflict(holder));
+        }
+    }
+    let state = CsrfToken::new_random_len(32);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    deps.states
+        .create(
+            state.secret(),
+            &PendingAuthorization {
+                tenant: tenant.clone(),
+                user: user.to_owned(),
+                return_url: return_url.to_string(),
+                pkce_verifier: Some(SecretString::from(verifier.secret().to_owned())),
+                expires_at: now + STATE_LIFETIME,
+            },
+        )
+        .await?;
+    Ok(deps.oauth.authorize_url(&state, Some(challenge)))
+}
+
+/// The return URL, parsed and normalised, if it starts with an allowed (normalised) prefix.
+pub fn allowed_return_url(prefixes: &[String], raw: &str) -> Option<Url> {
+    let url = Url::parse(raw).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.username() != "" || url.password().is_some()
+    {
+        return None;
+    }
+    let normalised = url.as_str();
+    prefixes
+        .iter()
+        .any(|prefix| normalised.starts_with(prefix.as_str()))
+        .then_some(url)
+}
+
+/// The query of `GET /oauth/visma/callback`.
+#[derive(Debug, Default, Deserialize)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Where the callback sends the browser.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    /// 302 to the stored return URL with `visma=connected` or `visma=error&reason=...`.
+    Redirect(Url),
+    /// Unknown, expired or reused state: a plain 400 page, no return URL revealed.
+    InvalidState,
+}
+
+/// `GET /oauth/visma/callback` (CONTRACT §5).
+pub async fn complete(
+    deps: &Deps,
+    query: CallbackQuery,
+    now: DateTime<Utc>,
+) -> Result<CallbackOutcome, StoreError> {
+    let Some(state) = query.state.filter(|s| !s.is_empty() && s.len() <= 256) else {
+        return Ok(CallbackOutcome::InvalidState);
+    };
+    let Some(pending) = deps.states.consume(&state, now).await? else {
+        return Ok(CallbackOutcome::InvalidState);
+    };
+    let tenant = pending.tenant.clone();
+    let back = |reason: Option<&str>| {
+        let mut url = Url::parse(&pending.return_url).expect("stored return URLs were parsed");
+        {
+            let mut pairs = url.query_pairs_mut();
+            match reason {
+                None => pairs.append_pair("visma", "connected"),
+                Some(reason) => pairs
+                    .append_pair("visma", "error")
+                    .append_pair("reason", reason),
+            };
+        }
+        CallbackOutcome::Redirect(url)
+    };
+    if query.error.is_some() {
+        tracing::info!(%tenant, "the owner did not grant access at Visma");
+        return Ok(back(Some("access_denied")));
+    }
+    let Some(code) = query.code.filter(|c| !c.is_empty()) else {
+        return Ok(back(Some("exchange_failed")));
+    };
+    let verifier = pending
+        .pkce_verifier
+        .as_ref()
+        .map(|v| visma::PkceCodeVerifier::new(secrecy::ExposeSecret::expose_secret(v).to_owned()));
+    let tokens = match deps.oauth.exchange_code(&code, verifier).await {
+        Ok(tokens) => tokens,
+        Err(e) => {
+            tracing::warn!(%tenant, error = %e, "the code exchange failed");
+            return Ok(back(Some("exchange_failed")));
+        }
+    };
+    let revoke = || async {
+        if let Err(e) = deps.oauth.revoke(&tokens.refresh_token).await {
+            tracing::warn!(%tenant, error = %e, "could not revoke an unused authorization");
+        }
+    };
+    let source = StaticToken::new(tokens.access_token.clone());
+    let company = match deps.visma.connect(&source).company_settings().get().await {
+        Ok(settings) => VismaCompany {
+            name: settings.name.unwrap_or_default(),
+            corporate_identity_number: settings.corporate_identity_number,
+            company_identifier: settings.company_identifier,
+        },
+        Err(e) => {
+            tracing::warn!(%tenant, error = %e, "could not read the Visma company");
+            revoke().await;
+            return Ok(back(Some("exchange_failed")));
+        }
+    };
+    let existing = deps.connections.get(&tenant).await?;
+    if Connection::accepts(existing.as_ref(), &company).is_err() {
+        tracing::warn!(%tenant, "refused a reconnect to a different Visma company");
+        revoke().await;
+        return Ok(back(Some("different_visma_company")));
+    }
+    if let ClaimOutcome::HeldBy(other) = deps
+        .claims
+        .claim(&tenant, VISMA_SYSTEM, &pending.user, now)
+        .await?
+    {
+        tracing::warn!(%tenant, holder = %other, "another accounting system holds the tenant");
+        revoke().await;
+        return Ok(back(Some("accounting_system_conflict")));
+    }
+    // Tokens first, then the connection record: a crash in between leaves a status that still
+    // says "not connected"/"expired", and connecting again repairs it.
+    deps.vault
+        .store_new(
+            &tenant,
+            &tokens.access_token,
+            &tokens.refresh_token,
+            tokens.expires_at,
+        )
+        .await?;
+    deps.connections
+        .put_connected(&tenant, company, &pending.user, now)
+        .await?;
+    deps.queue
+        .send(
+            &SyncJob::Pull {
+                tenant: tenant.clone(),
+            },
+            0,
+        )
+        .await?;
+    tracing::info!(%tenant, "connected to Visma; first pull queued");
+    Ok(back(None))
+}
+
+/// `DELETE` the base path: revoke at Visma (best effort), delete token material, stop syncing,
+/// release the accounting-system claim. Mappings and sync history stay.
+pub async fn disconnect(
+    deps: &Deps,
+    tenant: &TenantId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    match deps.vault.load(tenant).await {
+        Ok(Some(tokens)) => {
+            if let Err(e) = deps.oauth.revoke(&tokens.refresh_token).await {
+                tracing::warn!(%tenant, error = %e, "revoking at Visma failed; deleting the tokens anyway");
+            }
+        }
+        Ok(None) => {}
+        // Undecryptable or unreadable tokens are deleted all the same.
+        Err(e) => tracing::warn!(%tenant, error = %e, "could not read tokens to revoke them"),
+    }
+    deps.vault.delete(tenant).await?;
+    deps.connections
+        .leave_connected(tenant, ConnectionStatus::Disconnected, None, now, false)
+        .await?;
+    deps.claims.release(tenant, VISMA_SYSTEM).await?;
+    tracing::info!(%tenant, "disconnected from Visma");
+    Ok(())
+}
+
+/// `GET` the base path (CONTRACT §4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusBody {
+    pub status: ConnectionStatus,
+    pub visma_company: Option<CompanyBody>,
+    pub connected_at: Option<DateTime<Utc>>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub last_sync_result: Option<SyncResult>,
+    pub mapping_complete: bool,
+    pub counts: Counts,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompanyBody {
+    pub name: String,
+    pub corporate_identity_number: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub pending: u64,
+    pub synced: u64,
+    pub failed: u64,
+    pub blocked: u64,
+}
+
+#[derive(Deserialize)]
+struct ItemStatus {
+    status: String,
+}
+
+pub async fn status(deps: &Deps, tenant: &TenantId) -> Result<StatusBody, StoreError> {
+    let connection = deps.connections.get(tenant).await?;
+    let mut counts = Counts::default();
+    let items: Vec<ItemStatus> = deps
+        .table
+        .query_prefix(&keys::tenant_pk(tenant), "ITEM#")
+        .await?;
+    for item in items {
+        match item.status.as_str() {
+            "pending" => counts.pending += 1,
+            "synced" => counts.synced += 1,
+            "failed" => counts.failed += 1,
+            "blocked" => counts.blocked += 1,
+            _ => {}
+        }
+    }
+    let mapping_complete = false;
+    let mut warnings = Vec::new();
+    let status = connection
+        .as_ref()
+        .map_or(ConnectionStatus::NotConnected, |c| c.status);
+    match status {
+        ConnectionStatus::Expired => warnings.push("reauthorization_required".to_owned()),
+        ConnectionStatus::Connected if !mapping_complete => {
+            warnings.push("mapping_incomplete".to_owned())
+        }
+        _ => {}
+    }
+    Ok(StatusBody {
+        status,
+        visma_company: connection
+            .as_ref()
+            .and_then(|c| c.company.as_ref())
+            .map(|c| CompanyBody {
+                name: c.name.clone(),
+                corporate_identity_number: c.corporate_identity_number.clone(),
+            }),
+        connected_at: connection.as_ref().and_then(|c| c.connected_at),
+        last_sync_at: connection.as_ref().and_then(|c| c.last_sync_at),
+        last_sync_result: connection.as_ref().and_then(|c| c.last_sync_result),
+        mapping_complete,
+        counts,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_urls_must_start_with_a_normalised_prefix() {
+        let prefixes = vec![
+            "https://app.aourly.se/".to_owned(),
+            "http://localhost:5173/settings".to_owned(),
+        ];
+        for ok in [
+            "https://app.aourly.se/integrations",
+            "https://app.aourly.se",
+            "http://localhost:5173/settings/integrations?tab=visma",
+        ] {
+            assert!(allowed_return_url(&prefixes, ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "https://app.aourly.se.evil.example/",
+            "https://evil.example/https://app.aourly.se/",
+            "https://user@app.aourly.se/x",
+            "javascript:alert(1)",
+            "http://localhost:5173/other",
+            "//app.aourly.se/",
+            "",
+        ] {
+            assert!(allowed_return_url(&prefixes, bad).is_none(), "{bad}");
+        }
+    }
+}
