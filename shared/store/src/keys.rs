@@ -7,7 +7,12 @@
 //! | accounting-system claim (one per company, shared with other integrations) | `TENANT#{t}` | `ACCOUNTING_SYSTEM` | |
 //! | OAuth state (TTL 10 min) | `OAUTH_STATE#{state}` | `OAUTH_STATE` | |
 //! | webhook event (de-duplication) | `TENANT#{t}` | `EVENT#{event id}` | |
-//! | sync item | `TENANT#{t}` | `ITEM#{kind}#{aourly id}` | |
+//! | sync item (state + the record's latest payload) | `TENANT#{t}` | `ITEM#{kind}#{aourly id}` | |
+//! | account mapping | `TENANT#{t}` | `MAPPING` | |
+//! | pull state (watermarks, pulled codings and VAT codes) | `TENANT#{t}` | `PULL_STATE` | |
+//! | fiscal year | `TENANT#{t}` | `FISCAL_YEAR#{visma id}` | |
+//! | chart of accounts of one fiscal year (pages of accounts) | `TENANT#{t}` | `ACCOUNTS#{fiscal year id}#{page}` | |
+//! | voucher pulled from Visma | `TENANT#{t}` | `VOUCHER#{changed at}#{visma id}` | |
 //!
 //! `expires_at` (epoch seconds) is the table's TTL attribute.
 
@@ -45,6 +50,32 @@ pub fn oauth_state_pk(state: &str) -> String {
 
 pub fn oauth_state_sk() -> &'static str {
     "OAUTH_STATE"
+}
+
+pub fn event_sk(event_id: &str) -> String {
+    format!("EVENT#{event_id}")
+}
+
+pub fn item_sk(kind: domain::RecordKind, aourly_id: &str) -> String {
+    format!("ITEM#{}#{aourly_id}", kind_str(kind))
+}
+
+pub const ITEM_PREFIX: &str = "ITEM#";
+
+pub fn kind_str(kind: domain::RecordKind) -> &'static str {
+    match kind {
+        domain::RecordKind::Invoice => "invoice",
+        domain::RecordKind::Customer => "customer",
+        domain::RecordKind::Voucher => "voucher",
+    }
+}
+
+pub fn mapping_sk() -> &'static str {
+    "MAPPING"
+}
+
+pub fn pull_state_sk() -> &'static str {
+    "PULL_STATE"
 }
 
 /// The GSI1 sort key of a connected tenant; [`tenant_from_connected_sk`] reads it back.

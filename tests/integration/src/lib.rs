@@ -79,3 +79,159 @@ pub async fn deps(overrides: &[(&str, &str)]) -> Deps {
         .expect("create table and queues in the emulator");
     deps
 }
+
+/// A Visma sandbox for one test (its own port and state), auto-approving the consent page.
+pub async fn sandbox() -> visma_sandbox::Sandbox {
+    let sandbox = visma_sandbox::Sandbox::start(visma_sandbox::SandboxConfig::default())
+        .await
+        .expect("start the Visma sandbox");
+    sandbox.set_auto_approve(true, None);
+    sandbox
+}
+
+/// Dependencies pointing at `sandbox` for Visma and at the emulator for AWS.
+pub async fn deps_with_sandbox(
+    sandbox: &visma_sandbox::Sandbox,
+    overrides: &[(&str, &str)],
+) -> Deps {
+    let url = sandbox.url();
+    let mut all: Vec<(&str, &str)> = vec![
+        ("VISMA_IDENTITY_URL", url.as_str()),
+        ("VISMA_API_URL", url.as_str()),
+        ("VISMA_CLIENT_ID", "aourly-local"),
+        ("VISMA_CLIENT_SECRET", "aourly-local-secret"),
+    ];
+    all.extend_from_slice(overrides);
+    deps(&all).await
+}
+
+/// Makes `tenant` connected to the sandbox company `company` without the browser: tokens
+/// straight from the sandbox, stored and recorded as the callback would.
+pub async fn connect_tenant(
+    deps: &Deps,
+    sandbox: &visma_sandbox::Sandbox,
+    tenant: &domain::TenantId,
+    company: uuid::Uuid,
+) {
+    let pair = sandbox.issue_tokens(
+        "aourly-local",
+        company,
+        &["ea:api", "offline_access", "ea:sales", "ea:accounting"],
+    );
+    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(pair.expires_in as i64);
+    deps.vault
+        .store_new(
+            tenant,
+            &secrecy::SecretString::from(pair.access_token),
+            &secrecy::SecretString::from(pair.refresh_token),
+            expires_at,
+        )
+        .await
+        .expect("store tokens");
+    let info = sandbox
+        .companies()
+        .into_iter()
+        .find(|c| c.id == company)
+        .expect("a sandbox company");
+    deps.connections
+        .put_connected(
+            tenant,
+            domain::connection::VismaCompany {
+                name: info.name,
+                corporate_identity_number: Some(info.corporate_identity_number),
+                company_identifier: None,
+            },
+            "user-1",
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("record the connection");
+}
+
+/// The first seeded sandbox company ("Exempel AB").
+pub fn first_company(sandbox: &visma_sandbox::Sandbox) -> uuid::Uuid {
+    sandbox.companies()[0].id
+}
+
+/// A signed Aourly JWT (CONTRACT §2) for the test JWT secret.
+pub fn jwt(tenant: &str, role: &str) -> String {
+    jwt_with(
+        tenant,
+        role,
+        "aourly",
+        "aourly-visma",
+        3600,
+        "test-jwt-secret",
+    )
+}
+
+pub fn jwt_with(
+    tenant: &str,
+    role: &str,
+    iss: &str,
+    aud: &str,
+    expires_in_secs: i64,
+    secret: &str,
+) -> String {
+    let claims = serde_json::json!({
+        "iss": iss, "aud": aud, "sub": "user-1", "tenant": tenant, "role": role,
+        "exp": chrono::Utc::now().timestamp() + expires_in_secs,
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign a JWT")
+}
+
+/// An answer of the in-process router, body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: axum::http::HeaderMap,
+    pub body: serde_json::Value,
+    pub text: String,
+}
+
+/// Sends one request through the whole service's router (the same one `make serve` serves).
+pub async fn call(
+    deps: &Deps,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Answer {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder().method(method).uri(path);
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(json) => {
+            request = request.header("content-type", "application/json");
+            axum::body::Body::from(json.to_string())
+        }
+        None => axum::body::Body::empty(),
+    };
+    let response = local::http_router(deps)
+        .oneshot(request.body(body).expect("request"))
+        .await
+        .expect("router answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        text,
+    }
+}
