@@ -5,9 +5,12 @@
 mod config;
 pub mod connection;
 mod deps;
+pub mod items;
 mod problem;
+pub mod retry;
 pub mod telemetry;
 pub mod tokens;
+pub mod webhook;
 
 pub use config::{Config, ConfigError, LocalConfig, Secret, Secrets};
 pub use deps::Deps;

@@ -6,7 +6,9 @@ mod aourly;
 pub mod connection;
 mod field;
 mod job;
+pub mod mapping;
 mod money;
+pub mod pull;
 mod signature;
 mod tenant;
 

@@ -13,6 +13,8 @@
 //! | fiscal year | `TENANT#{t}` | `FISCAL_YEAR#{visma id}` | |
 //! | chart of accounts of one fiscal year (pages of accounts) | `TENANT#{t}` | `ACCOUNTS#{fiscal year id}#{page}` | |
 //! | voucher pulled from Visma | `TENANT#{t}` | `VOUCHER#{changed at}#{visma id}` | |
+//! | pulled voucher's current version (de-duplication by id) | `TENANT#{t}` | `VOUCHER_ID#{visma id}` | |
+//! | voucher this service pushed (never delivered back to Aourly) | `TENANT#{t}` | `PUSHED_VOUCHER#{visma id}` | |
 //!
 //! `expires_at` (epoch seconds) is the table's TTL attribute.
 
@@ -78,6 +80,60 @@ pub fn pull_state_sk() -> &'static str {
     "PULL_STATE"
 }
 
+pub const FISCAL_YEAR_PREFIX: &str = "FISCAL_YEAR#";
+
+pub fn fiscal_year_sk(id: &str) -> String {
+    format!("{FISCAL_YEAR_PREFIX}{id}")
+}
+
+/// The prefix of every chart page of one fiscal year (the `#` keeps ids that are prefixes of
+/// others apart).
+pub fn accounts_prefix(fiscal_year_id: &str) -> String {
+    format!("ACCOUNTS#{fiscal_year_id}#")
+}
+
+/// A chart page; the page number is zero-padded so pages sort in order.
+pub fn accounts_sk(fiscal_year_id: &str, page: usize) -> String {
+    format!("ACCOUNTS#{fiscal_year_id}#{page:04}")
+}
+
+pub const VOUCHER_PREFIX: &str = "VOUCHER#";
+
+/// Fixed-width UTC with microseconds, so sort keys order chronologically.
+fn sortable_time(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+pub fn voucher_sk(changed_at: &chrono::DateTime<chrono::Utc>, visma_id: &str) -> String {
+    format!("{VOUCHER_PREFIX}{}#{visma_id}", sortable_time(changed_at))
+}
+
+/// The lowest voucher sort key changed at or after `since`.
+pub fn voucher_since_bound(since: &chrono::DateTime<chrono::Utc>) -> String {
+    format!("{VOUCHER_PREFIX}{}", sortable_time(since))
+}
+
+/// Above every voucher sort key (`~` sorts after every digit), and below `VOUCHER_ID#...`
+/// (`#` sorts before `_`), so a range query reads vouchers only.
+pub fn voucher_upper_bound() -> String {
+    format!("{VOUCHER_PREFIX}~")
+}
+
+pub fn voucher_id_sk(visma_id: &str) -> String {
+    format!("VOUCHER_ID#{visma_id}")
+}
+
+pub const PUSHED_VOUCHER_PREFIX: &str = "PUSHED_VOUCHER#";
+
+pub fn pushed_voucher_sk(visma_id: &str) -> String {
+    format!("{PUSHED_VOUCHER_PREFIX}{visma_id}")
+}
+
+/// The prefix of every sync item of one kind.
+pub fn item_prefix(kind: domain::RecordKind) -> String {
+    format!("{ITEM_PREFIX}{}#", kind_str(kind))
+}
+
 /// The GSI1 sort key of a connected tenant; [`tenant_from_connected_sk`] reads it back.
 pub fn connected_sk(tenant: &TenantId) -> String {
     format!("TENANT#{tenant}")
@@ -91,6 +147,19 @@ pub fn tenant_from_connected_sk(sk: &str) -> Option<TenantId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn voucher_keys_sort_by_time_and_stay_apart_from_pointers() {
+        let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let a = voucher_sk(&t("2026-05-01T08:00:00Z"), "b");
+        let b = voucher_sk(&t("2026-05-01T08:00:00.5Z"), "a");
+        let c = voucher_sk(&t("2026-05-01T10:00:00Z"), "a");
+        assert!(a < b && b < c);
+        assert!(voucher_since_bound(&t("2026-05-01T08:00:00Z")) <= a);
+        assert!(c < voucher_upper_bound());
+        assert!(voucher_upper_bound() < voucher_id_sk("a"));
+        assert!(accounts_sk("fy", 2) < accounts_sk("fy", 10));
+    }
 
     #[test]
     fn connected_sort_key_round_trips() {

@@ -7,8 +7,10 @@
 mod claim;
 mod connection;
 mod error;
+mod items;
 pub mod keys;
 mod oauth_state;
+mod pulled;
 mod queue;
 pub mod resources;
 mod table;
@@ -17,7 +19,12 @@ mod tokens;
 pub use claim::{AccountingClaims, ClaimOutcome, VISMA_SYSTEM};
 pub use connection::Connections;
 pub use error::StoreError;
+pub use items::{
+    parse_kind, Claim, Cursor, EventMarker, Finish, Finished, InvalidCursor, ItemError, ItemStatus,
+    ItemWrite, ListFilter, RecordError, SyncItem, SyncItems, EVENT_RETENTION, PAGE_SIZE,
+};
 pub use oauth_state::{OAuthStates, PendingAuthorization};
+pub use pulled::{PullState, Pulled, VoucherPosition, CHART_PAGE_SIZE};
 pub use queue::{Queue, ReceivedMessage};
 pub use table::{Item, Table};
 pub use tokens::{StoredTokens, TokenVault};

@@ -1,0 +1,36 @@
+//! Retrying every failed and blocked item of a tenant: part of manual sync (`POST /sync`), and
+//! of what resumes items after a reconnect or a mapping fix.
+
+use chrono::Utc;
+use domain::TenantId;
+use store::{ItemStatus, StoreError, SyncItems};
+
+use crate::items::{push_job, to_pending};
+use crate::Deps;
+
+/// Sets every failed or blocked item of `tenant` pending and queues one push job for each.
+/// Returns how many were queued. Items whose cause persists simply block (or fail) again in
+/// the worker. An item that changed meanwhile (the worker, a webhook) is left to its new
+/// state. The caller checks that the tenant is connected.
+pub async fn retry_failed_and_blocked(deps: &Deps, tenant: &TenantId) -> Result<usize, StoreError> {
+    let items = SyncItems::new(deps.table.clone());
+    let waiting = items
+        .all_with_status(tenant, &[ItemStatus::Failed, ItemStatus::Blocked])
+        .await?;
+    let mut queued = 0;
+    for item in waiting {
+        match to_pending(&items, &item, Utc::now()).await {
+            Ok(_) => {}
+            Err(StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e),
+        }
+        // A send failure leaves the item pending without a job; the next manual retry or sync
+        // nudges it again.
+        deps.queue
+            .send(&push_job(tenant, item.kind, &item.id), 0)
+            .await?;
+        queued += 1;
+    }
+    tracing::info!(%tenant, queued, "failed and blocked items retried");
+    Ok(queued)
+}

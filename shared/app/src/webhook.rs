@@ -1,0 +1,310 @@
+//! Accepting Aourly's webhooks (CONTRACT §6): size, signature, parse, connection, then the
+//! event marker and the sync item in one transaction, then the push job.
+//!
+//! Rules where the contract is silent:
+//! - `customer.created`/`customer.updated` for a known customer replace its payload and set it
+//!   pending again (the worker updates the Visma customer), unless the event is older
+//!   (`created_at`) than the stored one: then it is acknowledged as `duplicate` and ignored.
+//! - A create event for an invoice, credit note or voucher that is already stored never
+//!   replaces it (each reaches Visma once): it is acknowledged as `duplicate` and ignored.
+//!   Its event id is still recorded, so it stays a duplicate.
+//! - Events for an *expired* connection are stored `blocked` (`connection_expired`), no job is
+//!   queued, and the answer is `queued` (accepted and held; reconnecting resumes them).
+//! - When the job cannot be sent after the transaction the answer is 503; Aourly's retry (now
+//!   a duplicate id) sends it, and that answer is `queued`. While one delivery is sending,
+//!   concurrent duplicates answer `duplicate` without sending.
+
+use chrono::{DateTime, Duration, Utc};
+use domain::connection::ConnectionStatus;
+use domain::{InvalidEvent, SignatureError, SyncJob, TenantId, WebhookEvent};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use store::{
+    EventMarker, ItemError, ItemStatus, ItemWrite, RecordError, StoreError, SyncItem, SyncItems,
+};
+use tracing::Instrument;
+
+use crate::{Deps, Problem, Secret};
+
+/// CONTRACT §6: bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// How long the delivery that stored an event may take to send its job before a duplicate
+/// delivery sends it instead (longer than the function's timeout).
+pub const SEND_LEASE: Duration = Duration::seconds(60);
+
+/// How often a concurrent change to the same item is re-read before giving up (503).
+const ATTEMPTS: usize = 5;
+
+/// The 202 body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Accepted {
+    pub event_id: String,
+    pub status: AcceptedStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AcceptedStatus {
+    Queued,
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("the body is larger than 256 KiB")]
+    TooLarge,
+    #[error("signature refused: {0}")]
+    Signature(SignatureError),
+    #[error(transparent)]
+    Invalid(InvalidEvent),
+    #[error("the tenant is not connected to Visma")]
+    NotConnected,
+    #[error("the push job could not be queued")]
+    Queue(#[source] StoreError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the webhook secret is not configured")]
+    NoSecret,
+}
+
+impl From<WebhookError> for Problem {
+    fn from(e: WebhookError) -> Self {
+        use axum::http::StatusCode;
+        match e {
+            WebhookError::TooLarge => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The body is too large",
+            )
+            .detail("webhook bodies are at most 256 KiB"),
+            WebhookError::Signature(why) => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                "Invalid webhook signature",
+            )
+            .detail(why.to_string()),
+            WebhookError::Invalid(invalid) => {
+                let mut problem =
+                    Problem::new(StatusCode::BAD_REQUEST, invalid.code, "Invalid event");
+                for error in invalid.errors {
+                    problem = problem.field(error.field, error.message);
+                }
+                problem
+            }
+            WebhookError::NotConnected => Problem::new(
+                StatusCode::CONFLICT,
+                "not_connected",
+                "The company is not connected to Visma",
+            ),
+            WebhookError::Queue(_) => Problem::unavailable(),
+            WebhookError::Store(e) if e.is_retryable() => Problem::unavailable(),
+            WebhookError::Store(_) | WebhookError::NoSecret => Problem::internal(),
+        }
+    }
+}
+
+/// `POST /webhooks/aourly`: `signature` is the `Aourly-Signature` header, `now` the clock.
+pub async fn accept(
+    deps: &Deps,
+    body: &[u8],
+    signature: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Accepted, WebhookError> {
+    if body.len() > MAX_BODY_BYTES {
+        tracing::info!(outcome = "payload_too_large", "webhook refused");
+        return Err(WebhookError::TooLarge);
+    }
+    let secret = deps
+        .config
+        .secrets
+        .get(Secret::WebhookSecret)
+        .ok_or(WebhookError::NoSecret)?;
+    if let Err(why) = domain::verify(
+        secret.expose_secret().as_bytes(),
+        signature,
+        body,
+        now.timestamp(),
+        domain::TOLERANCE_SECS,
+    ) {
+        tracing::info!(outcome = "invalid_signature", reason = %why, "webhook refused");
+        return Err(WebhookError::Signature(why));
+    }
+    let event = domain::parse_event(body).map_err(|invalid| {
+        let fields: Vec<&str> = invalid.errors.iter().map(|e| e.field.as_str()).collect();
+        tracing::info!(outcome = "invalid", code = invalid.code, fields = ?fields, "webhook refused");
+        WebhookError::Invalid(invalid)
+    })?;
+    let tenant = event.tenant().clone();
+    let span = tracing::info_span!(
+        "webhook",
+        %tenant,
+        event_id = %event.id(),
+        event_type = %event.kind(),
+    );
+    async {
+        let result = store_and_queue(deps, &event, now).await;
+        match &result {
+            Ok(accepted) => tracing::info!(outcome = ?accepted.status, "webhook accepted"),
+            Err(e) => tracing::warn!(error = %e, "webhook not accepted"),
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+async fn store_and_queue(
+    deps: &Deps,
+    event: &WebhookEvent,
+    now: DateTime<Utc>,
+) -> Result<Accepted, WebhookError> {
+    let tenant = event.tenant();
+    let status = deps
+        .connections
+        .get(tenant)
+        .await?
+        .map_or(ConnectionStatus::NotConnected, |c| c.status);
+    let (item_status, hold) = match status {
+        ConnectionStatus::Connected => (ItemStatus::Pending, None),
+        ConnectionStatus::Expired => (
+            ItemStatus::Blocked,
+            Some(ItemError::new(
+                "connection_expired",
+                "The Visma connection has expired; reconnect to resume syncing",
+            )),
+        ),
+        ConnectionStatus::NotConnected | ConnectionStatus::Disconnected => {
+            return Err(WebhookError::NotConnected)
+        }
+    };
+    let items = SyncItems::new(deps.table.clone());
+    let kind = event.kind().record_kind();
+    let record_id = event.data().record_id().as_str();
+    for _ in 0..ATTEMPTS {
+        let current = items.get(tenant, kind, record_id).await?;
+        let write = match &current {
+            None => ItemWrite::Create(Box::new(SyncItem::new(
+                event,
+                item_status,
+                hold.clone(),
+                now,
+            )?)),
+            Some(existing) if replaces(event, existing) => ItemWrite::Replace {
+                item: Box::new(existing.replaced_by(event, item_status, hold.clone(), now)?),
+                expected_version: existing.version,
+            },
+            Some(_) => ItemWrite::Nothing,
+        };
+        let stored = !matches!(write, ItemWrite::Nothing);
+        let needs_send = stored && item_status == ItemStatus::Pending;
+        let marker = EventMarker::new(
+            event,
+            if stored { "stored" } else { "ignored" },
+            needs_send,
+            now,
+            SEND_LEASE,
+        );
+        match items.record_event(&marker, &write).await {
+            Ok(()) => {}
+            Err(RecordError::Duplicate) => return duplicate(deps, &items, event, now).await,
+            Err(RecordError::ItemChanged) => continue,
+            Err(RecordError::Store(e)) => return Err(e.into()),
+        }
+        if needs_send {
+            send(deps, &items, tenant, event.id().as_str(), push_job(event)).await?;
+        }
+        if !stored {
+            tracing::info!(
+                item_status = ?current.as_ref().map(|c| c.status),
+                "record already stored; the event is acknowledged and ignored"
+            );
+        }
+        let status = if stored {
+            AcceptedStatus::Queued
+        } else {
+            AcceptedStatus::Duplicate
+        };
+        return Ok(Accepted {
+            event_id: event.id().as_str().to_owned(),
+            status,
+        });
+    }
+    Err(StoreError::Transient {
+        operation: "TransactWriteItems",
+        source: "the sync item kept changing concurrently".into(),
+    }
+    .into())
+}
+
+/// Whether `event` replaces the stored record: only customer events, and only when not
+/// older than the event that set the stored payload.
+fn replaces(event: &WebhookEvent, existing: &SyncItem) -> bool {
+    !is_create_only(event) && event.created_at() >= existing.event_created_at
+}
+
+/// Invoices, credit notes and vouchers are created once in Visma and never updated.
+fn is_create_only(event: &WebhookEvent) -> bool {
+    event.kind().record_kind() != domain::RecordKind::Customer
+}
+
+fn push_job(event: &WebhookEvent) -> SyncJob {
+    SyncJob::Push {
+        tenant: event.tenant().clone(),
+        kind: event.kind().record_kind(),
+        id: event.data().record_id().as_str().to_owned(),
+    }
+}
+
+/// A repeated event id. If its job is not known to be queued and no other delivery is
+/// sending it, this delivery sends it (and answers `queued`); otherwise `duplicate`.
+async fn duplicate(
+    deps: &Deps,
+    items: &SyncItems,
+    event: &WebhookEvent,
+    now: DateTime<Utc>,
+) -> Result<Accepted, WebhookError> {
+    let tenant = event.tenant();
+    let event_id = event.id().as_str();
+    let answer = |status| Accepted {
+        event_id: event_id.to_owned(),
+        status,
+    };
+    let Some(marker) = items.event(tenant, event_id).await? else {
+        return Ok(answer(AcceptedStatus::Duplicate));
+    };
+    if marker.queued || !items.lease_send(tenant, event_id, now, SEND_LEASE).await? {
+        return Ok(answer(AcceptedStatus::Duplicate));
+    }
+    // The stored marker names the job (the record of the *first* delivery of this id).
+    let job = SyncJob::Push {
+        tenant: marker.tenant.clone(),
+        kind: marker.kind,
+        id: marker.record_id.clone(),
+    };
+    send(deps, items, tenant, event_id, job).await?;
+    tracing::info!("a previous delivery had not queued its job; queued now");
+    Ok(answer(AcceptedStatus::Queued))
+}
+
+/// Sends the job and marks the event queued. When the send fails the lease is released so
+/// Aourly's retry sends it at once.
+async fn send(
+    deps: &Deps,
+    items: &SyncItems,
+    tenant: &TenantId,
+    event_id: &str,
+    job: SyncJob,
+) -> Result<(), WebhookError> {
+    if let Err(e) = deps.queue.send(&job, 0).await {
+        if let Err(release) = items.release_send(tenant, event_id).await {
+            tracing::warn!(error = %release, "could not release the sending lease; it lapses");
+        }
+        return Err(WebhookError::Queue(e));
+    }
+    if let Err(e) = items.mark_queued(tenant, event_id).await {
+        // The job is on the queue; a later duplicate may send it again, which is harmless.
+        tracing::warn!(error = %e, "the job is queued but the event could not be marked so");
+    }
+    Ok(())
+}

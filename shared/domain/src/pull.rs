@@ -1,0 +1,539 @@
+//! The data pulled from Visma (fiscal years, charts of accounts, article account codings, VAT
+//! codes, vouchers) in the shapes the service stores and Aourly reads (CONTRACT §4), and the
+//! rules of the pull: which fiscal years are open, how pulled vouchers are de-duplicated, which
+//! vouchers are the service's own, and which events a pull announces (CONTRACT §7).
+//!
+//! Free of AWS and HTTP: the app layer converts Visma's wire types into these.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::VatRate;
+
+/// How far back each incremental pull reaches before the stored watermark. Visma's
+/// `ServerTimeUtc` is read from the first page, before the items; a record committed around
+/// that instant could carry a slightly earlier timestamp, so we look a little further back and
+/// de-duplicate by id.
+pub const OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
+
+/// `GET /fiscal-years` entry (`id` is Visma's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FiscalYear {
+    pub id: String,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub locked: bool,
+}
+
+impl FiscalYear {
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.start_date <= date && date <= self.end_date
+    }
+}
+
+/// `GET /accounts` entry. `number` is a string, as in Visma's account resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub number: String,
+    pub name: String,
+    pub vat_code: Option<String>,
+    pub active: bool,
+}
+
+/// An article account coding: the revenue account and VAT rate an article books to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coding {
+    pub id: String,
+    pub name: String,
+    /// `None` when Visma's rate is not one of the Swedish rates 25/12/6/0.
+    pub vat_rate: Option<VatRate>,
+    pub active: bool,
+    /// The domestic sales account (subject to VAT, or VAT-exempt for 0 %).
+    pub revenue_account: Option<String>,
+}
+
+/// A VAT code, kept for reference (and for the mapping's VAT accounts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VatCode {
+    pub id: String,
+    pub code: Option<String>,
+    pub description: Option<String>,
+    /// Visma's rate as sent (the sandbox sends a fraction), as a decimal string.
+    pub rate: Option<String>,
+    pub related_accounts: Vec<String>,
+}
+
+/// Where a voucher in Visma came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoucherOrigin {
+    /// Booked in Visma (by hand, a bank rule, an import): what Aourly wants to see.
+    Visma,
+    /// Posted by this service (a pushed Aourly voucher).
+    Pushed,
+    /// Made by Visma when a customer invoice was bookkept (types 14/15); the invoice is
+    /// Aourly's, so its voucher is not news to Aourly.
+    Invoice,
+}
+
+/// Visma's `VoucherType` for vouchers booked from customer invoices and credit notes.
+pub const INVOICE_VOUCHER_TYPES: [i32; 2] = [14, 15];
+
+/// Whether a pulled voucher is news for Aourly, by its type and the Visma ids of the vouchers
+/// this service pushed.
+pub fn voucher_origin(
+    visma_id: &str,
+    voucher_type: Option<i32>,
+    pushed: &HashSet<String>,
+) -> VoucherOrigin {
+    if pushed.contains(visma_id) {
+        VoucherOrigin::Pushed
+    } else if voucher_type.is_some_and(|t| INVOICE_VOUCHER_TYPES.contains(&t)) {
+        VoucherOrigin::Invoice
+    } else {
+        VoucherOrigin::Visma
+    }
+}
+
+/// One row of a pulled voucher. Money as decimal strings with two decimals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PulledVoucherRow {
+    pub account: String,
+    pub debit: String,
+    pub credit: String,
+    pub text: Option<String>,
+}
+
+/// A voucher pulled from Visma (`GET /vouchers` entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PulledVoucher {
+    /// Visma's id.
+    pub id: String,
+    /// Visma's number with series, e.g. `A12`.
+    pub number: Option<String>,
+    pub date: NaiveDate,
+    pub text: String,
+    pub voucher_type: Option<i32>,
+    pub rows: Vec<PulledVoucherRow>,
+    /// Visma's `ModifiedUtc` (or `CreatedUtc`): the version of the voucher.
+    pub modified_at: DateTime<Utc>,
+    /// When this version reached the service: the order of `GET /vouchers` and what `since`
+    /// compares with. Set when stored.
+    pub changed_at: DateTime<Utc>,
+    pub origin: VoucherOrigin,
+}
+
+/// What to do with one pulled voucher, given the version already stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoucherWrite {
+    /// Not seen before.
+    New(PulledVoucher),
+    /// Seen, but Visma has a newer version: replace the item stored at `previous_changed_at`.
+    Changed {
+        voucher: PulledVoucher,
+        previous_changed_at: DateTime<Utc>,
+    },
+}
+
+/// De-duplicates one pull's vouchers (the overlap re-reads some, and a voucher may appear on
+/// two pages if Visma's list shifts) against what is stored: `known` maps a Visma id to the
+/// stored version's `(modified_at, changed_at)`. A voucher whose stored version is as new is
+/// skipped, so the overlap never delivers a voucher twice.
+pub fn plan_voucher_writes(
+    pulled: Vec<PulledVoucher>,
+    known: &HashMap<String, (DateTime<Utc>, DateTime<Utc>)>,
+) -> Vec<VoucherWrite> {
+    let mut latest: BTreeMap<String, PulledVoucher> = BTreeMap::new();
+    for v in pulled {
+        match latest.get(&v.id) {
+            Some(seen) if seen.modified_at >= v.modified_at => {}
+            _ => {
+                latest.insert(v.id.clone(), v);
+            }
+        }
+    }
+    let mut writes: Vec<VoucherWrite> = latest
+        .into_values()
+        .filter_map(|v| match known.get(&v.id) {
+            None => Some(VoucherWrite::New(v)),
+            Some((modified, _)) if *modified >= v.modified_at => None,
+            Some((_, changed)) => Some(VoucherWrite::Changed {
+                previous_changed_at: *changed,
+                voucher: v,
+            }),
+        })
+        .collect();
+    // Oldest Visma change first, so `changed_at` (assigned in this order) keeps Visma's order.
+    writes.sort_by_key(|w| match w {
+        VoucherWrite::New(v) | VoucherWrite::Changed { voucher: v, .. } => v.modified_at,
+    });
+    writes
+}
+
+/// How the chart of one fiscal year is read on this pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChartPull {
+    /// Every account (the year was never pulled).
+    Full,
+    /// Only accounts modified after this instant (`ModifiedUtc gt ...`), merged into the
+    /// stored chart.
+    ChangedSince(DateTime<Utc>),
+}
+
+/// Whether a fiscal year is *open* for pulling: not locked for accounting, and ending on or
+/// after 1 January of last year. Open years can still change (bookings, new accounts), so
+/// their charts are pulled incrementally on every pull. Older years that were never locked
+/// (many small companies never lock) and locked years are treated as closed: their chart is
+/// pulled once, when the year is first seen, and then kept. This bounds the cost of a pull to
+/// the current year, the previous one (still being closed) and any future year.
+pub fn is_open(year: &FiscalYear, today: NaiveDate) -> bool {
+    let start_of_last_year = NaiveDate::from_ymd_opt(today.year() - 1, 1, 1).unwrap_or(today);
+    !year.locked && year.end_date >= start_of_last_year
+}
+
+/// Which charts this pull reads: every open year (incrementally when it has a watermark) and
+/// every year never pulled before (in full, once).
+pub fn charts_to_pull(
+    years: &[FiscalYear],
+    watermarks: &BTreeMap<String, DateTime<Utc>>,
+    today: NaiveDate,
+) -> Vec<(String, ChartPull)> {
+    years
+        .iter()
+        .filter_map(|y| match watermarks.get(&y.id) {
+            None => Some((y.id.clone(), ChartPull::Full)),
+            Some(mark) if is_open(y, today) => {
+                Some((y.id.clone(), ChartPull::ChangedSince(*mark - OVERLAP)))
+            }
+            Some(_) => None,
+        })
+        .collect()
+}
+
+/// The fiscal year containing `today`, else the latest one that started before it, else the
+/// earliest: the year `GET /accounts` shows by default and the mapping is validated against.
+pub fn current_fiscal_year(years: &[FiscalYear], today: NaiveDate) -> Option<&FiscalYear> {
+    years.iter().find(|y| y.contains(today)).or_else(|| {
+        years
+            .iter()
+            .filter(|y| y.start_date <= today)
+            .max_by_key(|y| y.start_date)
+            .or_else(|| years.iter().min_by_key(|y| y.start_date))
+    })
+}
+
+/// Merges accounts changed since the last pull into a stored chart (by number), sorted by
+/// number (numerically where numbers are numeric). Returns the chart and whether it changed.
+pub fn merge_chart(stored: &[Account], changed: Vec<Account>) -> (Vec<Account>, bool) {
+    let mut by_number: BTreeMap<String, Account> = stored
+        .iter()
+        .map(|a| (a.number.clone(), a.clone()))
+        .collect();
+    let mut any = false;
+    for a in changed {
+        if by_number.get(&a.number) != Some(&a) {
+            any = true;
+            by_number.insert(a.number.clone(), a);
+        }
+    }
+    (sort_chart(by_number.into_values().collect()), any)
+}
+
+/// Sorts a chart by account number (numeric numbers first, in numeric order).
+pub fn sort_chart(mut chart: Vec<Account>) -> Vec<Account> {
+    chart.sort_by(|a, b| {
+        let key = |n: &str| (n.parse::<u64>().unwrap_or(u64::MAX), n.to_owned());
+        key(&a.number).cmp(&key(&b.number))
+    });
+    chart
+}
+
+/// Merges codings changed since the last pull into the stored list (by id).
+pub fn merge_codings(stored: &[Coding], changed: Vec<Coding>) -> (Vec<Coding>, bool) {
+    let mut by_id: BTreeMap<String, Coding> =
+        stored.iter().map(|c| (c.id.clone(), c.clone())).collect();
+    let mut any = false;
+    for c in changed {
+        if by_id.get(&c.id) != Some(&c) {
+            any = true;
+            by_id.insert(c.id.clone(), c);
+        }
+    }
+    (by_id.into_values().collect(), any)
+}
+
+/// What one pull changed in the stored data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PullChanges {
+    pub fiscal_years: bool,
+    /// Fiscal year ids whose chart changed.
+    pub accounts: Vec<String>,
+    pub codings: bool,
+    pub vat_codes: bool,
+    /// New or changed vouchers that Aourly will see (booked in Visma, not by us).
+    pub vouchers_for_aourly: usize,
+}
+
+/// The outbound event types (CONTRACT §7) a pull with these changes announces; nothing when
+/// nothing changed.
+pub fn events_for(changes: &PullChanges) -> Vec<&'static str> {
+    let mut events = Vec::new();
+    if !changes.accounts.is_empty() {
+        events.push("visma.accounts.updated");
+    }
+    if changes.fiscal_years {
+        events.push("visma.fiscal_years.updated");
+    }
+    if changes.vouchers_for_aourly > 0 {
+        events.push("visma.vouchers.pulled");
+    }
+    events
+}
+
+/// An article account coding's VAT rate from what Visma sends: the label (`"25%"`, `"25 %"`,
+/// `"25"`) when it parses, else `VatRatePercent`, which the sandbox sends as a fraction (0.25)
+/// and which is read as a percentage when above 1.
+pub fn coding_vat_rate(
+    label: Option<&str>,
+    percent: Option<rust_decimal::Decimal>,
+) -> Option<VatRate> {
+    if let Some(rate) = label
+        .map(|l| l.trim().trim_end_matches('%').trim())
+        .and_then(|l| VatRate::parse(l).ok())
+    {
+        return Some(rate);
+    }
+    let p = percent?;
+    let p = if p <= rust_decimal::Decimal::ONE {
+        p * rust_decimal::Decimal::from(100)
+    } else {
+        p
+    };
+    VatRate::parse(&p.normalize().to_string()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn ts(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn year(id: &str, start: &str, end: &str, locked: bool) -> FiscalYear {
+        FiscalYear {
+            id: id.into(),
+            start_date: d(start),
+            end_date: d(end),
+            locked,
+        }
+    }
+
+    fn voucher(id: &str, modified: &str, voucher_type: i32) -> PulledVoucher {
+        PulledVoucher {
+            id: id.into(),
+            number: None,
+            date: d("2026-03-01"),
+            text: "x".into(),
+            voucher_type: Some(voucher_type),
+            rows: vec![],
+            modified_at: ts(modified),
+            changed_at: ts(modified),
+            origin: VoucherOrigin::Visma,
+        }
+    }
+
+    #[test]
+    fn open_years_are_unlocked_and_not_older_than_last_year() {
+        let today = d("2026-05-10");
+        assert!(is_open(
+            &year("a", "2026-01-01", "2026-12-31", false),
+            today
+        ));
+        assert!(is_open(
+            &year("b", "2025-01-01", "2025-12-31", false),
+            today
+        ));
+        assert!(is_open(
+            &year("f", "2027-01-01", "2027-12-31", false),
+            today
+        ));
+        assert!(!is_open(
+            &year("c", "2025-01-01", "2025-12-31", true),
+            today
+        ));
+        assert!(!is_open(
+            &year("d", "2024-01-01", "2024-12-31", false),
+            today
+        ));
+        // A broken year ending in last year's first months is still open.
+        assert!(is_open(
+            &year("e", "2024-07-01", "2025-06-30", false),
+            today
+        ));
+    }
+
+    #[test]
+    fn charts_are_pulled_in_full_once_then_incrementally_while_open() {
+        let today = d("2026-05-10");
+        let years = vec![
+            year("old", "2024-01-01", "2024-12-31", false),
+            year("locked", "2025-01-01", "2025-12-31", true),
+            year("now", "2026-01-01", "2026-12-31", false),
+        ];
+        let mark = ts("2026-05-10T08:00:00Z");
+        let mut marks = BTreeMap::new();
+        assert_eq!(
+            charts_to_pull(&years, &marks, today),
+            vec![
+                ("old".into(), ChartPull::Full),
+                ("locked".into(), ChartPull::Full),
+                ("now".into(), ChartPull::Full)
+            ]
+        );
+        for y in &years {
+            marks.insert(y.id.clone(), mark);
+        }
+        assert_eq!(
+            charts_to_pull(&years, &marks, today),
+            vec![("now".into(), ChartPull::ChangedSince(mark - OVERLAP))]
+        );
+    }
+
+    #[test]
+    fn the_current_year_contains_today_or_is_the_latest_started() {
+        let years = vec![
+            year("a", "2025-01-01", "2025-12-31", true),
+            year("b", "2026-01-01", "2026-12-31", false),
+        ];
+        assert_eq!(
+            current_fiscal_year(&years, d("2026-02-01")).unwrap().id,
+            "b"
+        );
+        assert_eq!(
+            current_fiscal_year(&years, d("2025-02-01")).unwrap().id,
+            "a"
+        );
+        assert_eq!(
+            current_fiscal_year(&years, d("2027-02-01")).unwrap().id,
+            "b"
+        );
+        assert_eq!(
+            current_fiscal_year(&years, d("2020-02-01")).unwrap().id,
+            "a"
+        );
+        assert!(current_fiscal_year(&[], d("2020-02-01")).is_none());
+    }
+
+    #[test]
+    fn vouchers_are_de_duplicated_by_id_across_the_overlap() {
+        let stored_at = ts("2026-05-10T08:00:05Z");
+        let known: HashMap<_, _> = [("seen".to_owned(), (ts("2026-05-10T07:59:00Z"), stored_at))]
+            .into_iter()
+            .collect();
+        let pulled = vec![
+            voucher("seen", "2026-05-10T07:59:00Z", 2),
+            voucher("new", "2026-05-10T08:01:00Z", 2),
+            voucher("new", "2026-05-10T08:01:00Z", 2),
+        ];
+        let writes = plan_voucher_writes(pulled, &known);
+        assert_eq!(writes.len(), 1);
+        assert!(matches!(&writes[0], VoucherWrite::New(v) if v.id == "new"));
+
+        let newer = vec![voucher("seen", "2026-05-10T08:03:00Z", 2)];
+        let writes = plan_voucher_writes(newer, &known);
+        assert!(matches!(
+            &writes[0],
+            VoucherWrite::Changed { previous_changed_at, .. } if *previous_changed_at == stored_at
+        ));
+    }
+
+    #[test]
+    fn our_own_and_invoice_vouchers_are_recognised() {
+        let pushed: HashSet<String> = ["p1".to_owned()].into_iter().collect();
+        assert_eq!(
+            voucher_origin("p1", Some(2), &pushed),
+            VoucherOrigin::Pushed
+        );
+        assert_eq!(
+            voucher_origin("x", Some(14), &pushed),
+            VoucherOrigin::Invoice
+        );
+        assert_eq!(
+            voucher_origin("x", Some(15), &pushed),
+            VoucherOrigin::Invoice
+        );
+        assert_eq!(voucher_origin("x", Some(2), &pushed), VoucherOrigin::Visma);
+        assert_eq!(voucher_origin("x", None, &pushed), VoucherOrigin::Visma);
+    }
+
+    #[test]
+    fn a_pull_announces_only_what_changed() {
+        assert!(events_for(&PullChanges::default()).is_empty());
+        let all = PullChanges {
+            fiscal_years: true,
+            accounts: vec!["fy".into()],
+            codings: false,
+            vat_codes: false,
+            vouchers_for_aourly: 2,
+        };
+        assert_eq!(
+            events_for(&all),
+            vec![
+                "visma.accounts.updated",
+                "visma.fiscal_years.updated",
+                "visma.vouchers.pulled"
+            ]
+        );
+        let codings_only = PullChanges {
+            codings: true,
+            ..PullChanges::default()
+        };
+        assert!(events_for(&codings_only).is_empty());
+    }
+
+    #[test]
+    fn chart_merges_report_real_changes_only() {
+        let a = |n: &str, name: &str| Account {
+            number: n.into(),
+            name: name.into(),
+            vat_code: None,
+            active: true,
+        };
+        let stored = vec![a("1930", "Bank"), a("3001", "Tjänster")];
+        let (same, changed) = merge_chart(&stored, vec![a("1930", "Bank")]);
+        assert!(!changed);
+        assert_eq!(same, stored);
+        let (merged, changed) = merge_chart(&stored, vec![a("1000", "Ny"), a("100000", "Sex")]);
+        assert!(changed);
+        let numbers: Vec<_> = merged.iter().map(|a| a.number.as_str()).collect();
+        assert_eq!(numbers, vec!["1000", "1930", "3001", "100000"]);
+    }
+
+    #[test]
+    fn coding_rates_read_labels_and_fractions() {
+        use rust_decimal::Decimal;
+        assert_eq!(
+            coding_vat_rate(Some("25%"), None),
+            Some(VatRate::TwentyFive)
+        );
+        assert_eq!(coding_vat_rate(Some("12 %"), None), Some(VatRate::Twelve));
+        assert_eq!(
+            coding_vat_rate(None, Some(Decimal::new(6, 2))),
+            Some(VatRate::Six)
+        );
+        assert_eq!(
+            coding_vat_rate(Some("weird"), Some(Decimal::new(25, 0))),
+            Some(VatRate::TwentyFive)
+        );
+        assert_eq!(coding_vat_rate(Some("0%"), None), Some(VatRate::Zero));
+        assert_eq!(coding_vat_rate(None, Some(Decimal::new(24, 2))), None);
+        assert_eq!(coding_vat_rate(None, None), None);
+    }
+}

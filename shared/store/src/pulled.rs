@@ -1,0 +1,408 @@
+//! What the pull stores for each tenant, all in the tenant's partition (keys in [`crate::keys`]):
+//!
+//! - `FISCAL_YEAR#{visma id}`: one item per fiscal year;
+//! - `ACCOUNTS#{fiscal year id}#{page}`: the chart of one fiscal year, split into pages of
+//!   [`CHART_PAGE_SIZE`] accounts (a 2,000-account chart is four items of ~40 KB, far below
+//!   DynamoDB's 400 KB item limit);
+//! - `PULL_STATE`: watermarks, and the (small) lists of article account codings and VAT codes;
+//! - `VOUCHER#{changed at}#{visma id}`: a pulled voucher, sorted by when this version reached
+//!   the service, plus `VOUCHER_ID#{visma id}` pointing at it (for de-duplication by id);
+//! - `PUSHED_VOUCHER#{visma id}`: a voucher this service posted (never delivered back);
+//! - `MAPPING`: the account mapping.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use domain::mapping::AccountMapping;
+use domain::pull::{Account, Coding, FiscalYear, PulledVoucher, VatCode};
+use domain::TenantId;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::{self, PK, SK};
+use crate::table::{from_item, Item};
+use crate::{StoreError, Table};
+
+/// Accounts per chart item.
+pub const CHART_PAGE_SIZE: usize = 500;
+
+/// The pulled data of every tenant.
+#[derive(Clone, Debug)]
+pub struct Pulled {
+    table: Table,
+}
+
+/// Watermarks and small pulled lists (`PULL_STATE`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PullState {
+    /// Per fiscal year id: Visma's `ServerTimeUtc` when its chart was last read.
+    #[serde(default)]
+    pub chart_watermarks: BTreeMap<String, DateTime<Utc>>,
+    #[serde(default)]
+    pub codings: Vec<Coding>,
+    #[serde(default)]
+    pub codings_watermark: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub vat_codes: Vec<VatCode>,
+    #[serde(default)]
+    pub vouchers_watermark: Option<DateTime<Utc>>,
+    /// When the last pull finished (successfully).
+    #[serde(default)]
+    pub pulled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Keyed<T> {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    value: T,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ChartPage {
+    fiscal_year_id: String,
+    page: usize,
+    accounts: Vec<Account>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct VoucherPointer {
+    modified_at: DateTime<Utc>,
+    changed_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PushedVoucher {
+    visma_id: String,
+    recorded_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+struct VismaIdOnly {
+    #[serde(default)]
+    visma_id: Option<String>,
+}
+
+/// Where `GET /vouchers` continues: the last voucher of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoucherPosition {
+    pub changed_at: DateTime<Utc>,
+    pub visma_id: String,
+}
+
+fn keyed<T>(tenant: &TenantId, sk: String, value: T) -> Keyed<T> {
+    Keyed {
+        pk: keys::tenant_pk(tenant),
+        sk,
+        value,
+    }
+}
+
+impl Pulled {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
+    pub async fn fiscal_years(&self, tenant: &TenantId) -> Result<Vec<FiscalYear>, StoreError> {
+        let items: Vec<Keyed<FiscalYear>> = self
+            .table
+            .query_prefix(&keys::tenant_pk(tenant), keys::FISCAL_YEAR_PREFIX)
+            .await?;
+        let mut years: Vec<FiscalYear> = items.into_iter().map(|i| i.value).collect();
+        years.sort_by_key(|y| y.start_date);
+        Ok(years)
+    }
+
+    pub async fn put_fiscal_year(
+        &self,
+        tenant: &TenantId,
+        year: &FiscalYear,
+    ) -> Result<(), StoreError> {
+        self.table
+            .put(&keyed(tenant, keys::fiscal_year_sk(&year.id), year))
+            .await
+    }
+
+    pub async fn delete_fiscal_year(&self, tenant: &TenantId, id: &str) -> Result<(), StoreError> {
+        self.table
+            .delete(&keys::tenant_pk(tenant), &keys::fiscal_year_sk(id))
+            .await
+    }
+
+    /// The stored chart of one fiscal year; `None` when it was never pulled.
+    pub async fn chart(
+        &self,
+        tenant: &TenantId,
+        fiscal_year_id: &str,
+    ) -> Result<Option<Vec<Account>>, StoreError> {
+        let mut pages: Vec<Keyed<ChartPage>> = self
+            .table
+            .query_prefix(
+                &keys::tenant_pk(tenant),
+                &keys::accounts_prefix(fiscal_year_id),
+            )
+            .await?;
+        if pages.is_empty() {
+            return Ok(None);
+        }
+        pages.sort_by_key(|p| p.value.page);
+        Ok(Some(
+            pages.into_iter().flat_map(|p| p.value.accounts).collect(),
+        ))
+    }
+
+    /// Replaces the chart of one fiscal year: writes its pages, then deletes pages it no longer
+    /// needs. An empty chart is stored as one empty page (so "pulled, empty" differs from
+    /// "never pulled").
+    pub async fn put_chart(
+        &self,
+        tenant: &TenantId,
+        fiscal_year_id: &str,
+        accounts: &[Account],
+    ) -> Result<(), StoreError> {
+        let before = self
+            .table
+            .query_prefix::<Keyed<serde_json::Value>>(
+                &keys::tenant_pk(tenant),
+                &keys::accounts_prefix(fiscal_year_id),
+            )
+            .await?
+            .len();
+        let chunks: Vec<&[Account]> = if accounts.is_empty() {
+            vec![&[]]
+        } else {
+            accounts.chunks(CHART_PAGE_SIZE).collect()
+        };
+        for (page, chunk) in chunks.iter().enumerate() {
+            self.table
+                .put(&keyed(
+                    tenant,
+                    keys::accounts_sk(fiscal_year_id, page),
+                    ChartPage {
+                        fiscal_year_id: fiscal_year_id.to_owned(),
+                        page,
+                        accounts: chunk.to_vec(),
+                    },
+                ))
+                .await?;
+        }
+        for page in chunks.len()..before {
+            self.table
+                .delete(
+                    &keys::tenant_pk(tenant),
+                    &keys::accounts_sk(fiscal_year_id, page),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn pull_state(&self, tenant: &TenantId) -> Result<PullState, StoreError> {
+        let item: Option<Keyed<PullState>> = self
+            .table
+            .get(&keys::tenant_pk(tenant), keys::pull_state_sk())
+            .await?;
+        Ok(item.map(|i| i.value).unwrap_or_default())
+    }
+
+    pub async fn put_pull_state(
+        &self,
+        tenant: &TenantId,
+        state: &PullState,
+    ) -> Result<(), StoreError> {
+        self.table
+            .put(&keyed(tenant, keys::pull_state_sk().to_owned(), state))
+            .await
+    }
+
+    /// The stored versions of these vouchers: Visma id → (`modified_at`, `changed_at`).
+    pub async fn known_vouchers(
+        &self,
+        tenant: &TenantId,
+        ids: impl IntoIterator<Item = &str>,
+    ) -> Result<HashMap<String, (DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+        let pk = keys::tenant_pk(tenant);
+        let mut known = HashMap::new();
+        for id in ids {
+            let pointer: Option<Keyed<VoucherPointer>> =
+                self.table.get(&pk, &keys::voucher_id_sk(id)).await?;
+            if let Some(p) = pointer {
+                known.insert(id.to_owned(), (p.value.modified_at, p.value.changed_at));
+            }
+        }
+        Ok(known)
+    }
+
+    /// Stores a voucher version (item first, then its pointer; a crash in between leaves an
+    /// orphan the next pull overwrites), and removes the version it replaces.
+    pub async fn put_voucher(
+        &self,
+        tenant: &TenantId,
+        voucher: &PulledVoucher,
+        previous_changed_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.table
+            .put(&keyed(
+                tenant,
+                keys::voucher_sk(&voucher.changed_at, &voucher.id),
+                voucher,
+            ))
+            .await?;
+        self.table
+            .put(&keyed(
+                tenant,
+                keys::voucher_id_sk(&voucher.id),
+                VoucherPointer {
+                    modified_at: voucher.modified_at,
+                    changed_at: voucher.changed_at,
+                },
+            ))
+            .await?;
+        if let Some(previous) = previous_changed_at.filter(|p| *p != voucher.changed_at) {
+            self.table
+                .delete(
+                    &keys::tenant_pk(tenant),
+                    &keys::voucher_sk(&previous, &voucher.id),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` stored vouchers in `changed_at` order, from `since` (inclusive) or after
+    /// `after`, and the position to continue from when more may follow.
+    pub async fn vouchers_page(
+        &self,
+        tenant: &TenantId,
+        since: Option<DateTime<Utc>>,
+        after: Option<&VoucherPosition>,
+        limit: i32,
+    ) -> Result<(Vec<PulledVoucher>, Option<VoucherPosition>), StoreError> {
+        let pk = keys::tenant_pk(tenant);
+        let lower = match (after, since) {
+            (Some(p), _) => keys::voucher_sk(&p.changed_at, &p.visma_id),
+            (None, Some(since)) => keys::voucher_since_bound(&since),
+            (None, None) => keys::VOUCHER_PREFIX.to_owned(),
+        };
+        let out = self
+            .table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :lower AND :upper")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":lower", AttributeValue::S(lower.clone()))
+            .expression_attribute_values(":upper", AttributeValue::S(keys::voucher_upper_bound()))
+            .limit(limit + 1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("Query", e))?;
+        let mut vouchers = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let sk = item.get(SK).and_then(|v| v.as_s().ok()).cloned();
+            // BETWEEN is inclusive; the cursor's own item was on the previous page.
+            if after.is_some() && sk.as_deref() == Some(lower.as_str()) {
+                continue;
+            }
+            let v: Keyed<PulledVoucher> = from_item(item)?;
+            vouchers.push(v.value);
+        }
+        let more = vouchers.len() > usize::try_from(limit).unwrap_or(0);
+        vouchers.truncate(usize::try_from(limit).unwrap_or(0));
+        let next = if more {
+            vouchers.last().map(|v| VoucherPosition {
+                changed_at: v.changed_at,
+                visma_id: v.id.clone(),
+            })
+        } else {
+            None
+        };
+        Ok((vouchers, next))
+    }
+
+    /// Records a voucher this service posted to Visma, so the pull never delivers it back to
+    /// Aourly as new. The push pipeline calls this right after Visma answers.
+    pub async fn record_pushed_voucher(
+        &self,
+        tenant: &TenantId,
+        visma_id: &str,
+    ) -> Result<(), StoreError> {
+        self.table
+            .put(&keyed(
+                tenant,
+                keys::pushed_voucher_sk(visma_id),
+                PushedVoucher {
+                    visma_id: visma_id.to_owned(),
+                    recorded_at: Utc::now(),
+                },
+            ))
+            .await
+    }
+
+    /// The Visma ids of vouchers this service pushed: the `PUSHED_VOUCHER#` markers, plus the
+    /// `visma_id` of every voucher sync item (read with a projection, not their payloads).
+    pub async fn pushed_voucher_ids(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut ids = HashSet::new();
+        for prefix in [
+            keys::PUSHED_VOUCHER_PREFIX.to_owned(),
+            keys::item_prefix(domain::RecordKind::Voucher),
+        ] {
+            let mut start: Option<Item> = None;
+            loop {
+                let out = self
+                    .table
+                    .client()
+                    .query()
+                    .table_name(self.table.name())
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":pk", AttributeValue::S(keys::tenant_pk(tenant)))
+                    .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone()))
+                    .projection_expression("visma_id")
+                    .consistent_read(true)
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::from_sdk("Query", e))?;
+                for item in out.items.unwrap_or_default() {
+                    let v: VismaIdOnly = from_item(item)?;
+                    ids.extend(v.visma_id);
+                }
+                match out.last_evaluated_key {
+                    Some(key) if !key.is_empty() => start = Some(key),
+                    _ => break,
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The stored mapping, as saved (`complete` and `valid_rates` are recomputed by the app).
+    pub async fn mapping(&self, tenant: &TenantId) -> Result<Option<AccountMapping>, StoreError> {
+        let item: Option<Keyed<AccountMapping>> = self
+            .table
+            .get(&keys::tenant_pk(tenant), keys::mapping_sk())
+            .await?;
+        Ok(item.map(|i| i.value))
+    }
+
+    pub async fn put_mapping(
+        &self,
+        tenant: &TenantId,
+        mapping: &AccountMapping,
+    ) -> Result<(), StoreError> {
+        self.table
+            .put(&keyed(tenant, keys::mapping_sk().to_owned(), mapping))
+            .await
+    }
+}
