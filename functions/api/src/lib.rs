@@ -1,6 +1,7 @@
 //! The management API behind the Integrations page (CONTRACT §4), plus `GET /health`.
 
 mod auth;
+mod items;
 
 use app::connection::{self, ConnectError};
 use app::{Deps, Problem, Secret};
@@ -34,10 +35,10 @@ pub fn router(deps: Deps) -> Router {
             &format!("{base}/account-mapping"),
             get(pending).put(pending),
         )
-        .route(&format!("{base}/sync-items"), get(pending))
+        .route(&format!("{base}/sync-items"), get(items::list))
         .route(
             &format!("{base}/sync-items/{{kind}}/{{id}}/retry"),
-            post(pending),
+            post(items::retry),
         )
         .fallback(not_found)
         .with_state(deps)

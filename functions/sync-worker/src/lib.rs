@@ -7,11 +7,14 @@
 use app::{Deps, Secret};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use domain::SyncJob;
+use std::time::Duration;
+
 use tracing::Instrument;
 
 pub const SECRETS: &[Secret] = &[Secret::VismaClientSecret, Secret::EventsSecret];
 
-/// Why one message was not done.
+/// Why one message was not done. Every variant returns the message to the queue; the
+/// difference is how long it stays hidden first.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     /// The body is not a job this worker knows. Retrying cannot help; the redrive policy moves
@@ -21,6 +24,33 @@ pub enum JobError {
     /// The job kind is recognised, but its execution lands with a later issue.
     #[error("{0} jobs are not implemented yet")]
     NotImplemented(&'static str),
+    /// Worth another try later: Visma or AWS was unavailable, rate limits, an event endpoint
+    /// that did not answer 2xx. `after` is the dependency's own wait hint, if it gave one.
+    #[error("{reason}")]
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+}
+
+/// The longest SQS lets a message stay hidden (12 h); backoff stays far below it.
+const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
+
+/// Exponential backoff with full jitter for the `receive_count`-th failure, or the
+/// dependency's own hint when it is longer (Visma's "Try again in N seconds").
+pub fn backoff(receive_count: u32, hint: Option<Duration>) -> Duration {
+    let exponent = receive_count.saturating_sub(1).min(10);
+    let ceiling = Duration::from_secs(10u64 << exponent).min(MAX_BACKOFF);
+    // "Equal jitter": somewhere in [ceiling/2, ceiling], so retries spread out but never
+    // bunch at zero.
+    let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+    let jittered = Duration::from_millis(rand::Rng::random_range(
+        &mut rand::rng(),
+        ceiling_ms / 2..=ceiling_ms,
+    ));
+    let floor = Duration::from_secs(1);
+    hint.map_or(jittered, |h| h.max(jittered))
+        .clamp(floor, MAX_BACKOFF)
 }
 
 /// Runs every record of the batch concurrently and lists the ones that must come back.
@@ -31,10 +61,32 @@ pub async fn handle_batch(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
         let outcome = handle_message(deps, &message)
             .instrument(span.clone())
             .await;
-        span.in_scope(|| match &outcome {
-            Ok(()) => tracing::info!("job done"),
-            Err(e) => tracing::warn!(error = %e, "job not done; the message returns to the queue"),
-        });
+        let receive_count: u32 = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1);
+        match &outcome {
+            Ok(()) => span.in_scope(|| tracing::info!("job done")),
+            Err(e) => {
+                let hint = match e {
+                    JobError::Retry { after, .. } => *after,
+                    _ => None,
+                };
+                let delay = backoff(receive_count, hint);
+                span.in_scope(|| {
+                    tracing::warn!(error = %e, receive_count, retry_in_s = delay.as_secs(), "job not done; the message returns to the queue")
+                });
+                // Hide it for the backoff instead of the queue's fixed visibility timeout. If
+                // this fails the message simply comes back after the visibility timeout.
+                if let Some(handle) = message.receipt_handle.as_deref() {
+                    let seconds = i32::try_from(delay.as_secs()).unwrap_or(i32::MAX);
+                    if let Err(e) = deps.queue.change_visibility(handle, seconds).await {
+                        tracing::warn!(error = %e, "could not set the retry delay");
+                    }
+                }
+            }
+        }
         outcome.err().map(|_| id)
     });
     let failed = futures::future::join_all(runs).await;
@@ -51,7 +103,7 @@ pub async fn handle_batch(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
     response
 }
 
-async fn handle_message(_deps: &Deps, message: &SqsMessage) -> Result<(), JobError> {
+async fn handle_message(deps: &Deps, message: &SqsMessage) -> Result<(), JobError> {
     let body = message.body.as_deref().unwrap_or_default();
     let job: SyncJob =
         serde_json::from_str(body).map_err(|e| JobError::Undecodable(e.to_string()))?;
@@ -59,5 +111,33 @@ async fn handle_message(_deps: &Deps, message: &SqsMessage) -> Result<(), JobErr
     match job {
         SyncJob::Pull { .. } => Err(JobError::NotImplemented("pull")),
         SyncJob::Push { .. } => Err(JobError::NotImplemented("push")),
+        SyncJob::Emit { event } => {
+            app::events::deliver(deps, &event)
+                .await
+                .map_err(|e| JobError::Retry {
+                    reason: e.to_string(),
+                    after: None,
+                })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_honours_hints() {
+        for attempt in 1..=12u32 {
+            let ceiling = Duration::from_secs(10u64 << (attempt - 1).min(10)).min(MAX_BACKOFF);
+            for _ in 0..50 {
+                let d = backoff(attempt, None);
+                assert!(d >= ceiling / 2 && d <= ceiling, "attempt {attempt}: {d:?}");
+            }
+        }
+        // Visma's "Try again in 42 seconds" wins over a shorter jittered delay.
+        assert!(backoff(1, Some(Duration::from_secs(42))) >= Duration::from_secs(42));
+        // Never longer than the cap, whatever the hint.
+        assert_eq!(backoff(1, Some(Duration::from_secs(99_999))), MAX_BACKOFF);
     }
 }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::connection::{Connection, ConnectionStatus, SyncResult, VismaCompany};
+use domain::outbound::OutboundType;
 use domain::{SyncJob, TenantId};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -176,6 +177,10 @@ pub async fn complete(
             tokens.expires_at,
         )
         .await?;
+    let (company_name, company_org) = (
+        company.name.clone(),
+        company.corporate_identity_number.clone(),
+    );
     deps.connections
         .put_connected(&tenant, company, &pending.user, now)
         .await?;
@@ -187,6 +192,16 @@ pub async fn complete(
             0,
         )
         .await?;
+    crate::events::emit(
+        deps,
+        &tenant,
+        OutboundType::ConnectionConnected,
+        serde_json::json!({"visma_company": {
+            "name": company_name,
+            "corporate_identity_number": company_org,
+        }}),
+    )
+    .await?;
     tracing::info!(%tenant, "connected to Visma; first pull queued");
     Ok(back(None))
 }
@@ -265,7 +280,10 @@ pub async fn status(deps: &Deps, tenant: &TenantId) -> Result<StatusBody, StoreE
             _ => {}
         }
     }
-    let mapping_complete = false;
+    // The mapping re-validated against the pulled data (crate::mapping::status_flags):
+    // `mapping_unconfirmed` until the owner saves it, `mapping_invalid` when a stored entry no
+    // longer validates (e.g. an account missing from a new fiscal year).
+    let (mapping_complete, mapping_warnings) = crate::mapping::status_flags(deps, tenant).await?;
     let mut warnings = Vec::new();
     let status = connection
         .as_ref()
@@ -276,6 +294,9 @@ pub async fn status(deps: &Deps, tenant: &TenantId) -> Result<StatusBody, StoreE
             warnings.push("mapping_incomplete".to_owned())
         }
         _ => {}
+    }
+    if status != ConnectionStatus::NotConnected {
+        warnings.extend(mapping_warnings);
     }
     Ok(StatusBody {
         status,

@@ -5,8 +5,11 @@
 mod config;
 pub mod connection;
 mod deps;
+pub mod events;
 pub mod items;
+pub mod mapping;
 mod problem;
+pub mod pull;
 pub mod retry;
 pub mod telemetry;
 pub mod tokens;

@@ -141,7 +141,8 @@ impl<'a> TenantTokens<'a> {
             }
             Err(e) if e.class() == ErrorClass::Authorization => {
                 tracing::warn!(tenant = %self.tenant, error = %e, "Visma refused the refresh token; marking the connection expired");
-                self.deps
+                let changed = self
+                    .deps
                     .connections
                     .leave_connected(
                         &self.tenant,
@@ -152,6 +153,17 @@ impl<'a> TenantTokens<'a> {
                     )
                     .await
                     .map_err(store_failure)?;
+                // Only the worker that made the change tells Aourly, once.
+                if changed {
+                    crate::events::emit(
+                        self.deps,
+                        &self.tenant,
+                        domain::outbound::OutboundType::ConnectionExpired,
+                        serde_json::json!({"reason": EXPIRED_REASON}),
+                    )
+                    .await
+                    .map_err(store_failure)?;
+                }
                 let _ = vault.release_lease(&self.tenant, &self.owner).await;
                 Err(e)
             }

@@ -23,12 +23,18 @@ pub enum SyncJob {
         kind: RecordKind,
         id: String,
     },
+    /// Deliver one outbound event to `AOURLY_EVENTS_URL`; retried through the queue until
+    /// Aourly answers 2xx (or the dead-letter queue keeps it).
+    Emit {
+        event: crate::outbound::OutboundEvent,
+    },
 }
 
 impl SyncJob {
     pub fn tenant(&self) -> &TenantId {
         match self {
             SyncJob::Pull { tenant } | SyncJob::Push { tenant, .. } => tenant,
+            SyncJob::Emit { event } => &event.tenant,
         }
     }
 }

@@ -8,6 +8,7 @@ mod field;
 mod job;
 pub mod mapping;
 mod money;
+pub mod outbound;
 pub mod pull;
 mod signature;
 mod tenant;

@@ -314,6 +314,13 @@ pub fn coding_vat_rate(
     VatRate::parse(&p.normalize().to_string()).ok()
 }
 
+/// A Visma amount as the contract's decimal string with two decimals (`None` is zero).
+pub fn money_string(amount: Option<rust_decimal::Decimal>) -> String {
+    let mut d = amount.unwrap_or_default().round_dp(2);
+    d.rescale(2);
+    d.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -396,6 +396,17 @@ impl Pulled {
         Ok(item.map(|i| i.value))
     }
 
+    /// Stores a mapping only if the tenant has none (a proposal never overwrites a saved one).
+    pub async fn put_new_mapping(
+        &self,
+        tenant: &TenantId,
+        mapping: &AccountMapping,
+    ) -> Result<(), StoreError> {
+        self.table
+            .put_new(&keyed(tenant, keys::mapping_sk().to_owned(), mapping))
+            .await
+    }
+
     pub async fn put_mapping(
         &self,
         tenant: &TenantId,

@@ -50,6 +50,58 @@ impl Queue {
         self.send_raw(&self.url, body, delay_seconds).await
     }
 
+    /// Queues many jobs with `SendMessageBatch`, ten per call (SQS's limit). Entries SQS
+    /// refuses in a batch are retried once in the next call; if they fail again the error is
+    /// returned (jobs already sent stay sent: a pull job is safe to run twice).
+    pub async fn send_batch(&self, jobs: &[SyncJob]) -> Result<usize, StoreError> {
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        let mut sent = 0;
+        for chunk in jobs.chunks(10) {
+            let mut pending: Vec<(String, String)> = Vec::with_capacity(chunk.len());
+            for (i, job) in chunk.iter().enumerate() {
+                let body =
+                    serde_json::to_string(job).map_err(|e| StoreError::Decode(e.to_string()))?;
+                pending.push((i.to_string(), body));
+            }
+            for attempt in 0..2 {
+                let entries = pending
+                    .iter()
+                    .map(|(id, body)| {
+                        SendMessageBatchRequestEntry::builder()
+                            .id(id)
+                            .message_body(body)
+                            .build()
+                            .map_err(|e| StoreError::Decode(e.to_string()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let out = self
+                    .client
+                    .send_message_batch()
+                    .queue_url(&self.url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::from_sdk("SendMessageBatch", e))?;
+                sent += out.successful.len();
+                let failed: Vec<String> = out.failed.iter().map(|f| f.id.clone()).collect();
+                pending.retain(|(id, _)| failed.contains(id));
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt == 1 {
+                    return Err(StoreError::Transient {
+                        operation: "SendMessageBatch",
+                        source: Box::new(crate::error::SdkMessage(format!(
+                            "{} of the batch's entries were refused twice",
+                            pending.len()
+                        ))),
+                    });
+                }
+            }
+        }
+        Ok(sent)
+    }
+
     /// Sends a raw body to the dead-letter queue: used only when a message cannot even be
     /// decoded and must be kept for a human, and by tests.
     pub async fn send_raw_to(&self, url: &str, body: String) -> Result<String, StoreError> {

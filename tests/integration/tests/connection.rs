@@ -673,3 +673,60 @@ async fn tokens_are_encrypted_with_kms_when_a_key_is_configured() {
         .await
         .is_ok());
 }
+
+#[tokio::test]
+async fn connecting_and_expiring_raise_outbound_events() {
+    let sb = sandbox().await;
+    let deps = deps_with_sandbox(
+        &sb,
+        &[
+            ("AOURLY_EVENTS_URL", "http://127.0.0.1:9/events"),
+            ("AOURLY_EVENTS_SECRET", "s"),
+        ],
+    )
+    .await;
+    connect(&deps, &sb, "acme", first_company(&sb)).await;
+    sb.revoke_all_tokens();
+    let tokens = TenantTokens::new(&deps, TenantId::parse("acme").unwrap());
+    assert!(deps
+        .visma
+        .connect(&tokens)
+        .company_settings()
+        .get()
+        .await
+        .is_err());
+    // A second worker hitting the same wall does not raise the event again.
+    let tokens = TenantTokens::new(&deps, TenantId::parse("acme").unwrap());
+    assert!(deps
+        .visma
+        .connect(&tokens)
+        .company_settings()
+        .get()
+        .await
+        .is_err());
+
+    let mut kinds = Vec::new();
+    loop {
+        let got = deps.queue.receive(10, 1).await.unwrap();
+        if got.is_empty() {
+            break;
+        }
+        for m in got {
+            if let domain::SyncJob::Emit { event } = serde_json::from_str(&m.body).unwrap() {
+                kinds.push(
+                    serde_json::to_value(event.kind)
+                        .unwrap()
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+            deps.queue.delete(&m.receipt_handle).await.unwrap();
+        }
+    }
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        ["visma.connection.connected", "visma.connection.expired"]
+    );
+}

@@ -1,0 +1,259 @@
+//! The account mapping (CONTRACT §4): proposed after the first pull, reviewed and saved by the
+//! owner (`PUT /account-mapping`), and re-validated against the pulled data every time it is
+//! read, so a new fiscal year, a deactivated account or a changed coding shows at once in
+//! `complete`, in status warnings, and in what [`current`] lets a push use.
+//!
+//! Articles: Visma invoice rows need an article, and the article's coding decides the revenue
+//! and VAT accounts. For each mapped rate the service creates (or reuses) one article numbered
+//! `AOURLY-{rate}-{last 8 hex digits of the coding id}` with that coding, so a different coding
+//! for a rate gets its own article and an article's coding never has to change.
+
+use domain::mapping::{self, AccountMapping, MappingInput, PulledData, SalesEntry};
+use domain::pull::{current_fiscal_year, Account, Coding};
+use domain::{FieldError, TenantId};
+use store::{Pulled, StoreError};
+use visma::{ListQuery, TokenSource, VismaApi, VismaError};
+
+use crate::tokens::TenantTokens;
+use crate::Deps;
+
+/// Warning on the status when the mapping was proposed but the owner has not saved it.
+pub const WARNING_UNCONFIRMED: &str = "mapping_unconfirmed";
+/// Warning on the status when a stored entry no longer validates against the pulled data (for
+/// example an account missing from a new fiscal year).
+pub const WARNING_INVALID: &str = "mapping_invalid";
+
+/// The mapping as it stands now against the pulled data, with its problems.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MappingView {
+    /// The stored mapping, or an empty one (`confirmed: false`, `complete: false`) when none is
+    /// stored yet (before the first pull).
+    pub mapping: AccountMapping,
+    pub stored: bool,
+    /// Entries that do not validate against the current fiscal year and codings.
+    pub problems: Vec<FieldError>,
+}
+
+/// The chart of the current fiscal year (the one containing today) and the codings.
+async fn pulled_data(
+    deps: &Deps,
+    tenant: &TenantId,
+) -> Result<(Vec<Account>, Vec<Coding>), StoreError> {
+    let pulled = Pulled::new(deps.table.clone());
+    let years = pulled.fiscal_years(tenant).await?;
+    let chart = match current_fiscal_year(&years, chrono::Utc::now().date_naive()) {
+        Some(year) => pulled.chart(tenant, &year.id).await?.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let codings = pulled.pull_state(tenant).await?.codings;
+    Ok((chart, codings))
+}
+
+/// The stored mapping re-validated against the pulled data.
+pub async fn view(deps: &Deps, tenant: &TenantId) -> Result<MappingView, StoreError> {
+    let pulled = Pulled::new(deps.table.clone());
+    let Some(mut mapping) = pulled.mapping(tenant).await? else {
+        return Ok(MappingView::default());
+    };
+    let (chart, codings) = pulled_data(deps, tenant).await?;
+    let problems = mapping::revalidate(&mut mapping, &PulledData::new(&chart, &codings));
+    Ok(MappingView {
+        mapping,
+        stored: true,
+        problems,
+    })
+}
+
+/// For the push pipeline: the mapping to push with, re-validated now. Use
+/// [`AccountMapping::entry_for_rate`] for a rate: it answers only for valid entries, so a push
+/// whose rate has none is blocked with `mapping_incomplete` instead of guessing. Pushes may use
+/// the mapping confirmed or not (CONTRACT §4).
+pub async fn current(deps: &Deps, tenant: &TenantId) -> Result<Option<AccountMapping>, StoreError> {
+    let view = view(deps, tenant).await?;
+    Ok(view.stored.then_some(view.mapping))
+}
+
+/// `mapping_complete` and the mapping warnings for the status body.
+pub async fn status_flags(
+    deps: &Deps,
+    tenant: &TenantId,
+) -> Result<(bool, Vec<String>), StoreError> {
+    let view = view(deps, tenant).await?;
+    let mut warnings = Vec::new();
+    if view.stored && !view.mapping.confirmed {
+        warnings.push(WARNING_UNCONFIRMED.to_owned());
+    }
+    if view.stored && !view.problems.is_empty() {
+        warnings.push(WARNING_INVALID.to_owned());
+    }
+    Ok((view.mapping.complete, warnings))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// 422 `invalid_mapping`, one entry per bad field.
+    #[error("the mapping is not valid")]
+    Invalid(Vec<FieldError>),
+    /// No fiscal years or codings were pulled yet: nothing to validate against.
+    #[error("nothing was pulled from Visma yet")]
+    NotPulled,
+    /// An article had to be made in Visma and Visma could not be used.
+    #[error("Visma: {0}")]
+    Visma(#[from] VismaError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// `PUT /account-mapping`: validates every entry against the pulled chart of the current
+/// fiscal year and the codings; when all are valid, makes sure each entry has its article
+/// (kept from the stored mapping when the coding is unchanged, else created or reused in
+/// Visma), stores it `confirmed: true` and returns it (with `complete`). Invalid → nothing
+/// is stored. Article ids in the body are ignored: the service manages them.
+pub async fn save(
+    deps: &Deps,
+    tenant: &TenantId,
+    input: &MappingInput,
+) -> Result<AccountMapping, SaveError> {
+    let (chart, codings) = pulled_data(deps, tenant).await?;
+    if chart.is_empty() && codings.is_empty() {
+        return Err(SaveError::NotPulled);
+    }
+    let data = PulledData::new(&chart, &codings);
+    let (mut sales, accounts) =
+        mapping::validate_input(input, &data).map_err(SaveError::Invalid)?;
+    let pulled = Pulled::new(deps.table.clone());
+    let stored = pulled.mapping(tenant).await?;
+    for entry in &mut sales {
+        entry.article_id = stored.as_ref().and_then(|m| {
+            m.sales
+                .iter()
+                .find(|s| s.article_coding_id == entry.article_coding_id && s.article_id.is_some())
+                .and_then(|s| s.article_id.clone())
+        });
+    }
+    if sales.iter().any(|e| e.article_id.is_none()) {
+        let tokens = TenantTokens::new(deps, tenant.clone());
+        let api = deps.visma.connect(&tokens);
+        ensure_articles(&api, &mut sales).await?;
+    }
+    let mut saved = AccountMapping {
+        sales,
+        accounts,
+        confirmed: true,
+        ..AccountMapping::default()
+    };
+    mapping::revalidate(&mut saved, &data);
+    pulled.put_mapping(tenant, &saved).await?;
+    on_mapping_saved(deps, tenant, &saved).await;
+    Ok(saved)
+}
+
+/// Called after the owner saved a mapping. Resuming the items that were blocked on the
+/// mapping (`mapping_incomplete`) is the push pipeline's: it hooks in here. For now it logs.
+pub async fn on_mapping_saved(_deps: &Deps, tenant: &TenantId, mapping: &AccountMapping) {
+    tracing::info!(
+        %tenant,
+        complete = mapping.complete,
+        rates = ?mapping.valid_rates,
+        "account mapping saved"
+    );
+}
+
+/// After a successful pull: propose a mapping when the tenant has none (creating or reusing
+/// the articles), or re-validate the stored one against the freshly pulled data and log what no
+/// longer holds (the status shows it as `mapping_invalid`). Returns whether it proposed.
+pub(crate) async fn after_pull<T: TokenSource + ?Sized>(
+    deps: &Deps,
+    tenant: &TenantId,
+    api: &VismaApi<'_, T>,
+) -> Result<bool, SaveError> {
+    let pulled = Pulled::new(deps.table.clone());
+    let (chart, codings) = pulled_data(deps, tenant).await?;
+    let data = PulledData::new(&chart, &codings);
+    if let Some(mut stored) = pulled.mapping(tenant).await? {
+        let problems = mapping::revalidate(&mut stored, &data);
+        if !problems.is_empty() {
+            tracing::warn!(%tenant, problems = ?problems, "the account mapping no longer validates against the pulled data");
+        }
+        return Ok(false);
+    }
+    let mut proposal = mapping::propose(&data, &codings);
+    ensure_articles(api, &mut proposal.sales).await?;
+    mapping::revalidate(&mut proposal, &data);
+    // Conditional: an owner's PUT that raced this first pull wins.
+    match pulled.put_new_mapping(tenant, &proposal).await {
+        Ok(()) | Err(StoreError::ConditionFailed) => {}
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(%tenant, complete = proposal.complete, "account mapping proposed");
+    Ok(true)
+}
+
+/// The article number the service uses for `rate` with coding `coding_id`.
+pub fn article_number(entry: &SalesEntry) -> String {
+    let hex: String = entry
+        .article_coding_id
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect();
+    let tail = &hex[hex.len().saturating_sub(8)..];
+    format!("AOURLY-{}-{tail}", entry.vat_rate)
+}
+
+/// Fills in `article_id` for every entry without one: reuses the article with our number when
+/// it exists (looked up by `Number`), else creates it (unit: hours, Aourly's usual unit).
+async fn ensure_articles<T: TokenSource + ?Sized>(
+    api: &VismaApi<'_, T>,
+    entries: &mut [SalesEntry],
+) -> Result<(), VismaError> {
+    let mut unit = None;
+    for entry in entries.iter_mut().filter(|e| e.article_id.is_none()) {
+        let number = article_number(entry);
+        let existing = api
+            .articles()
+            .list(&ListQuery::new().filter(format!("Number eq {}", visma::odata_string(&number))))
+            .await?;
+        if let Some(id) = existing.data.first().and_then(|a| a.id) {
+            entry.article_id = Some(id.to_string());
+            continue;
+        }
+        let Ok(coding_id) = entry.article_coding_id.parse() else {
+            continue;
+        };
+        let unit_id = match unit {
+            Some(u) => u,
+            None => {
+                let units = api.units().list_all(&ListQuery::new()).await?.items;
+                let hour = units.iter().find(|u| {
+                    [&u.code, &u.abbreviation]
+                        .iter()
+                        .any(|v| v.as_deref() == Some("h"))
+                });
+                let Some(chosen) = hour.or(units.first()).map(|u| u.id) else {
+                    return Ok(());
+                };
+                unit = Some(chosen);
+                chosen
+            }
+        };
+        let article = visma::models::Article {
+            id: None,
+            number,
+            name: format!("Aourly {} % moms", entry.vat_rate),
+            name_english: None,
+            coding_id,
+            unit_id,
+            is_active: true,
+            net_price: None,
+            gross_price: None,
+            coding_name: None,
+            unit_name: None,
+            is_service_article: None,
+            created_utc: None,
+            changed_utc: None,
+        };
+        let created = api.articles().create(&article).await?;
+        entry.article_id = created.id.map(|id| id.to_string());
+    }
+    Ok(())
+}

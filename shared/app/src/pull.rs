@@ -1,0 +1,380 @@
+//! The pull job (`SyncJob::Pull`, run by the sync worker): reads fiscal years, the charts of
+//! accounts, article account codings, VAT codes and changed vouchers from Visma and stores them
+//! (see `store::Pulled` for the items), then proposes the account mapping after the first pull.
+//!
+//! Incremental cost: a pull of a tenant where nothing changed makes one Visma request per
+//! resource type: `GET /v2/fiscalyears` (one page of at most 1000 years), one
+//! `GET /v2/accounts/{fy}?$filter=ModifiedUtc gt ...` per *open* fiscal year
+//! ([`domain::pull::is_open`]; other years are read once, when first seen),
+//! `GET /v2/articleaccountcodings?$filter=ChangedUtc gt ...`, `GET /v2/vatcodes` (a short list
+//! with no change timestamp: read whole, written only when different) and
+//! `GET /v2/vouchers?$filter=ModifiedUtc gt ...`. Every watermark is the `ServerTimeUtc` of the
+//! first page of the previous read, minus [`domain::pull::OVERLAP`]; what the overlap reads
+//! again is de-duplicated by id and nothing is rewritten unless it differs.
+//!
+//! Tokens due for refresh are refreshed on the way by [`TenantTokens`], so the schedule keeps
+//! every connection's refresh token alive.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use domain::connection::{ConnectionStatus, SyncResult};
+use domain::pull::{
+    self, charts_to_pull, coding_vat_rate, events_for, merge_chart, merge_codings,
+    plan_voucher_writes, sort_chart, voucher_origin, Account, ChartPull, Coding, FiscalYear,
+    PullChanges, PulledVoucher, PulledVoucherRow, VatCode, VoucherOrigin, VoucherWrite,
+};
+use domain::TenantId;
+use store::{Pulled, StoreError};
+use visma::{ErrorClass, ListQuery, TokenSource, VismaApi, VismaError};
+
+use crate::tokens::TenantTokens;
+use crate::Deps;
+
+/// How a pull ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullReport {
+    /// The tenant was not connected: nothing was read.
+    pub skipped: bool,
+    pub changes: PullChanges,
+    /// The account mapping was proposed on this pull.
+    pub mapping_proposed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    #[error("Visma: {0}")]
+    Visma(#[from] VismaError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl PullError {
+    /// Worth running the job again later (the worker returns the message to the queue).
+    /// Anything else needs the owner (an expired connection, a Visma company setting).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PullError::Visma(e) => e.class() == ErrorClass::Transient,
+            PullError::Store(e) => e.is_retryable(),
+        }
+    }
+
+    /// Visma's own wait hint (rate limit), if it gave one.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            PullError::Visma(e) => e.retry_after(),
+            PullError::Store(_) => None,
+        }
+    }
+}
+
+/// The outbound events (CONTRACT §7) this pull should send: `visma.accounts.updated`,
+/// `visma.fiscal_years.updated`, `visma.vouchers.pulled`, each only when that data changed.
+pub fn events_to_send(report: &PullReport) -> Vec<&'static str> {
+    events_for(&report.changes)
+}
+
+/// Runs one pull for `tenant` and records `last_sync_at` / `last_sync_result` on its connection.
+/// A tenant that is not connected is skipped (`Ok` with `skipped`): its job is simply done.
+pub async fn run(deps: &Deps, tenant: &TenantId) -> Result<PullReport, PullError> {
+    let connected = deps
+        .connections
+        .get(tenant)
+        .await?
+        .is_some_and(|c| c.status == ConnectionStatus::Connected);
+    if !connected {
+        tracing::info!(%tenant, "not connected; pull skipped");
+        return Ok(PullReport {
+            skipped: true,
+            ..PullReport::default()
+        });
+    }
+    let tokens = TenantTokens::new(deps, tenant.clone());
+    let api = deps.visma.connect(&tokens);
+    let outcome = pull_data(deps, tenant, &api).await;
+    let now = Utc::now();
+    match outcome {
+        Ok(changes) => {
+            let mut report = PullReport {
+                skipped: false,
+                changes,
+                mapping_proposed: false,
+            };
+            let result = match crate::mapping::after_pull(deps, tenant, &api).await {
+                Ok(proposed) => {
+                    report.mapping_proposed = proposed;
+                    SyncResult::Ok
+                }
+                Err(e) => {
+                    tracing::warn!(%tenant, error = %e, "the account mapping could not be proposed; the next pull tries again");
+                    SyncResult::Partial
+                }
+            };
+            deps.connections.record_sync(tenant, now, result).await?;
+            announce(deps, tenant, &report).await;
+            tracing::info!(%tenant, changes = ?report.changes, "pull done");
+            Ok(report)
+        }
+        Err(e) => {
+            tracing::warn!(%tenant, error = %e, "pull failed");
+            // The connection may have become expired on the way (refresh refused): the record
+            // still exists, so this only fails on a store outage, which the retry covers.
+            if let Err(store) = deps
+                .connections
+                .record_sync(tenant, now, SyncResult::Failed)
+                .await
+            {
+                tracing::warn!(%tenant, error = %store, "could not record the failed pull");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Queues the events of [`events_to_send`] (a no-op unless `AOURLY_EVENTS_URL` is set). A
+/// failure to queue is logged, not fatal: the data is stored and Aourly can read it.
+async fn announce(deps: &Deps, tenant: &TenantId, report: &PullReport) {
+    use domain::outbound::OutboundType;
+    for event in events_to_send(report) {
+        let (kind, data) = match event {
+            "visma.accounts.updated" => (
+                OutboundType::AccountsUpdated,
+                serde_json::json!({"fiscal_year_ids": report.changes.accounts}),
+            ),
+            "visma.fiscal_years.updated" => {
+                (OutboundType::FiscalYearsUpdated, serde_json::json!({}))
+            }
+            _ => (
+                OutboundType::VouchersPulled,
+                serde_json::json!({"count": report.changes.vouchers_for_aourly}),
+            ),
+        };
+        if let Err(e) = crate::events::emit(deps, tenant, kind, data).await {
+            tracing::warn!(%tenant, event, error = %e, "could not queue an outbound event");
+        }
+    }
+}
+
+/// `ModifiedUtc gt <instant>` (floored to the second: reading a little more is harmless).
+fn modified_since(at: DateTime<Utc>) -> ListQuery {
+    ListQuery::new().filter(format!(
+        "ModifiedUtc gt {}",
+        at.format("%Y-%m-%dT%H:%M:%SZ")
+    ))
+}
+
+async fn pull_data<T: TokenSource + ?Sized>(
+    deps: &Deps,
+    tenant: &TenantId,
+    api: &VismaApi<'_, T>,
+) -> Result<PullChanges, PullError> {
+    let pulled = Pulled::new(deps.table.clone());
+    let mut state = pulled.pull_state(tenant).await?;
+    let mut changes = PullChanges::default();
+    let today = Utc::now().date_naive();
+
+    // Fiscal years: one short list; write only the ones that differ.
+    let years_page = api.fiscal_years().list_all(&ListQuery::new()).await?;
+    let mut years: Vec<FiscalYear> = years_page.items.iter().map(fiscal_year).collect();
+    years.sort_by_key(|y| y.start_date);
+    let stored_years = pulled.fiscal_years(tenant).await?;
+    for y in &years {
+        if !stored_years.contains(y) {
+            pulled.put_fiscal_year(tenant, y).await?;
+            changes.fiscal_years = true;
+        }
+    }
+    for old in &stored_years {
+        if !years.iter().any(|y| y.id == old.id) {
+            pulled.delete_fiscal_year(tenant, &old.id).await?;
+            state.chart_watermarks.remove(&old.id);
+            changes.fiscal_years = true;
+        }
+    }
+
+    // Charts: each open year incrementally, each year never seen in full once.
+    for (id, how) in charts_to_pull(&years, &state.chart_watermarks, today) {
+        let Ok(fy) = id.parse::<visma::models::FiscalYearId>() else {
+            continue;
+        };
+        let query = match how {
+            ChartPull::Full => ListQuery::new(),
+            ChartPull::ChangedSince(at) => modified_since(at),
+        };
+        let page = api.accounts().list_all_for_year(fy, &query).await?;
+        let read: Vec<Account> = page.items.iter().map(account).collect();
+        let stored = pulled.chart(tenant, &id).await?;
+        let (chart, changed) = match (how, stored) {
+            (ChartPull::ChangedSince(_), Some(stored)) => merge_chart(&stored, read),
+            (_, stored) => {
+                let chart = sort_chart(read);
+                let changed = stored.as_ref() != Some(&chart);
+                (chart, changed)
+            }
+        };
+        if changed {
+            pulled.put_chart(tenant, &id, &chart).await?;
+            changes.accounts.push(id.clone());
+        }
+        state.chart_watermarks.insert(id, page.server_time_utc);
+    }
+
+    // Article account codings: changed since the watermark, merged by id.
+    let query = match state.codings_watermark {
+        Some(at) => ListQuery::new().changed_since(at - pull::OVERLAP),
+        None => ListQuery::new(),
+    };
+    let page = api.article_account_codings().list_all(&query).await?;
+    let read: Vec<Coding> = page.items.iter().map(coding).collect();
+    let (codings, changed) = if state.codings_watermark.is_some() {
+        merge_codings(&state.codings, read)
+    } else {
+        let changed = read != state.codings;
+        (read, changed)
+    };
+    state.codings = codings;
+    state.codings_watermark = Some(page.server_time_utc);
+    changes.codings = changed;
+
+    // VAT codes: short, no change timestamp; compared whole.
+    let page = api.vat_codes().list_all(&ListQuery::new()).await?;
+    let vat_codes: Vec<VatCode> = page.items.iter().map(vat_code).collect();
+    if vat_codes != state.vat_codes {
+        state.vat_codes = vat_codes;
+        changes.vat_codes = true;
+    }
+
+    // Vouchers changed since the watermark (all years). The first pull reads the open years'
+    // vouchers (from the start of the earliest open year), not a company's whole history.
+    let query = match state.vouchers_watermark {
+        Some(at) => modified_since(at - pull::OVERLAP),
+        None => match years
+            .iter()
+            .filter(|y| pull::is_open(y, today))
+            .map(|y| y.start_date)
+            .min()
+        {
+            Some(start) => ListQuery::new().filter(format!("VoucherDate ge {start}")),
+            None => ListQuery::new(),
+        },
+    };
+    let page = api.vouchers().list_all(&query).await?;
+    if !page.items.is_empty() {
+        let pushed = pulled.pushed_voucher_ids(tenant).await?;
+        let read: Vec<PulledVoucher> = page
+            .items
+            .iter()
+            .filter_map(|v| voucher(v, &pushed, page.server_time_utc))
+            .collect();
+        let known = pulled
+            .known_vouchers(tenant, read.iter().map(|v| v.id.as_str()))
+            .await?;
+        let mut last = Utc::now();
+        for write in plan_voucher_writes(read, &known) {
+            // Strictly increasing `changed_at`, so two versions never share a sort key.
+            let now = Utc::now().max(last + chrono::Duration::microseconds(1));
+            last = now;
+            let (mut v, previous) = match write {
+                VoucherWrite::New(v) => (v, None),
+                VoucherWrite::Changed {
+                    voucher,
+                    previous_changed_at,
+                } => (voucher, Some(previous_changed_at)),
+            };
+            v.changed_at = now;
+            pulled.put_voucher(tenant, &v, previous).await?;
+            if v.origin == VoucherOrigin::Visma {
+                changes.vouchers_for_aourly += 1;
+            }
+        }
+    }
+    state.vouchers_watermark = Some(page.server_time_utc);
+    state.pulled_at = Some(Utc::now());
+    pulled.put_pull_state(tenant, &state).await?;
+    Ok(changes)
+}
+
+fn fiscal_year(y: &visma::models::FiscalYear) -> FiscalYear {
+    FiscalYear {
+        id: y.id.to_string(),
+        start_date: y.start_date,
+        end_date: y.end_date,
+        locked: y.is_locked_for_accounting,
+    }
+}
+
+fn account(a: &visma::models::Account) -> Account {
+    Account {
+        number: a.number.trim().to_owned(),
+        name: a.name.clone(),
+        vat_code: a.vat_code_description.clone(),
+        active: a.is_active,
+    }
+}
+
+fn coding(c: &visma::models::ArticleAccountCoding) -> Coding {
+    let rate = coding_vat_rate(c.vat_rate.as_deref(), c.vat_rate_percent);
+    let revenue = if rate == Some(domain::VatRate::Zero) {
+        c.domestic_sales_vat_exempt_account_number
+            .or(c.domestic_sales_subject_to_vat_account_number)
+    } else {
+        c.domestic_sales_subject_to_vat_account_number
+    };
+    Coding {
+        id: c.id.to_string(),
+        name: c.name.clone().unwrap_or_default(),
+        vat_rate: rate,
+        active: c.is_active.unwrap_or(true),
+        revenue_account: revenue.map(|n| n.to_string()),
+    }
+}
+
+fn vat_code(v: &visma::models::VatCode) -> VatCode {
+    let related = v
+        .related_accounts
+        .as_ref()
+        .map(|r| {
+            [r.account_number1, r.account_number2, r.account_number3]
+                .into_iter()
+                .flatten()
+                .map(|n| n.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    VatCode {
+        id: v.id.to_string(),
+        code: v.code.clone(),
+        description: v.description.clone(),
+        rate: v.vat_rate.map(|r| r.normalize().to_string()),
+        related_accounts: related,
+    }
+}
+
+fn voucher(
+    v: &visma::models::Voucher,
+    pushed: &HashSet<String>,
+    server_time: DateTime<Utc>,
+) -> Option<PulledVoucher> {
+    let id = v.id?.to_string();
+    let modified_at = v.modified_utc.or(v.created_utc).unwrap_or(server_time);
+    Some(PulledVoucher {
+        origin: voucher_origin(&id, v.voucher_type, pushed),
+        id,
+        number: v.number_and_number_series.clone(),
+        date: v.voucher_date,
+        text: v.voucher_text.clone(),
+        voucher_type: v.voucher_type,
+        rows: v
+            .rows
+            .iter()
+            .map(|r| PulledVoucherRow {
+                account: r.account_number.to_string(),
+                debit: pull::money_string(r.debit_amount),
+                credit: pull::money_string(r.credit_amount),
+                text: r.transaction_text.clone(),
+            })
+            .collect(),
+        modified_at,
+        changed_at: modified_at,
+    })
+}

@@ -1,0 +1,115 @@
+//! Outbound events (CONTRACT §7): queued durably, signed like Aourly's webhooks, and retried
+//! through the queue until Aourly answers 2xx.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use domain::outbound::OutboundType;
+use domain::TenantId;
+
+#[derive(Clone, Default)]
+struct Inbox {
+    /// How many deliveries to refuse before accepting.
+    refuse_first: Arc<Mutex<u32>>,
+    accepted: Arc<Mutex<Vec<serde_json::Value>>>,
+    attempts: Arc<Mutex<u32>>,
+}
+
+async fn receive(
+    State(inbox): State<Inbox>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    *inbox.attempts.lock().unwrap() += 1;
+    let signature = headers
+        .get(domain::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    if domain::verify(
+        b"test-events-secret",
+        signature,
+        &body,
+        chrono::Utc::now().timestamp(),
+        300,
+    )
+    .is_err()
+    {
+        return StatusCode::UNAUTHORIZED;
+    }
+    let mut refuse = inbox.refuse_first.lock().unwrap();
+    if *refuse > 0 {
+        *refuse -= 1;
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    inbox
+        .accepted
+        .lock()
+        .unwrap()
+        .push(serde_json::from_slice(&body).unwrap());
+    StatusCode::NO_CONTENT
+}
+
+#[tokio::test]
+async fn events_are_signed_and_retried_until_accepted() {
+    let inbox = Inbox::default();
+    *inbox.refuse_first.lock().unwrap() = 2;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/aourly/events", listener.local_addr().unwrap());
+    let app = Router::new()
+        .route("/aourly/events", post(receive))
+        .with_state(inbox.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let deps = integration_tests::deps(&[
+        ("AOURLY_EVENTS_URL", &url),
+        ("AOURLY_EVENTS_SECRET", "test-events-secret"),
+    ])
+    .await;
+    let tenant = TenantId::parse("acme").unwrap();
+    app::events::emit(
+        &deps,
+        &tenant,
+        OutboundType::AccountsUpdated,
+        serde_json::json!({"fiscal_year_id": "fy"}),
+    )
+    .await
+    .unwrap();
+
+    // Two refusals, then accepted: the worker keeps the message until then.
+    let mut polls = 0;
+    while inbox.accepted.lock().unwrap().is_empty() {
+        polls += 1;
+        assert!(polls <= 5, "the event was never delivered");
+        let report = local::poll_once(&deps, 1).await.unwrap();
+        for handle in &report.returned {
+            // Skip the backoff the worker set.
+            deps.queue.change_visibility(handle, 0).await.unwrap();
+        }
+    }
+    assert_eq!(*inbox.attempts.lock().unwrap(), 3);
+    let accepted = inbox.accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0]["type"], "visma.accounts.updated");
+    assert_eq!(accepted[0]["tenant"], "acme");
+    assert_eq!(accepted[0]["data"]["fiscal_year_id"], "fy");
+    assert!(accepted[0]["id"].as_str().unwrap().starts_with("evt_"));
+    // Nothing left behind.
+    assert!(local::poll_once(&deps, 0).await.unwrap().received == 0);
+}
+
+#[tokio::test]
+async fn without_an_events_url_nothing_is_queued() {
+    let deps = integration_tests::deps(&[]).await;
+    let tenant = TenantId::parse("acme").unwrap();
+    app::events::emit(
+        &deps,
+        &tenant,
+        OutboundType::ItemFailed,
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    assert!(deps.queue.receive(10, 0).await.unwrap().is_empty());
+}

@@ -1,0 +1,476 @@
+//! The sync items behind the Integrations page (CONTRACT §4): listing with filters and cursor
+//! paging, the retry route, retrying every failed and blocked item, and the worker's claim.
+
+use app::Deps;
+use domain::connection::ConnectionStatus;
+use domain::{RecordKind, SyncJob, TenantId, WebhookEvent};
+use integration_tests::{call, jwt};
+use serde_json::{json, Value};
+use store::{EventMarker, ItemError, ItemStatus, ItemWrite, SyncItem, SyncItems};
+
+const BASE: &str = "/tenants/acme/visma";
+
+fn customer(id: &str) -> Value {
+    json!({"id": id, "number": null, "name": "Exempel Bygg AB", "is_private_person": false,
+           "org_number": "556677-8899", "vat_number": null, "email": null,
+           "address": {"line1": "Storgatan 1", "line2": null, "postal_code": "11122", "city": "Stockholm", "country_code": "SE"},
+           "currency": "SEK", "payment_terms_days": 30})
+}
+
+fn parsed_event(kind: RecordKind, id: &str) -> WebhookEvent {
+    let (kind, data) = match kind {
+        RecordKind::Customer => ("customer.created", json!({"customer": customer(id)})),
+        RecordKind::Invoice => (
+            "invoice.created",
+            json!({"invoice": {"id": id, "number": "1042", "customer": customer("cus_9"),
+                "issue_date": "2026-11-20", "due_date": "2026-12-20", "currency": "SEK",
+                "your_reference": null, "our_reference": null,
+                "lines": [{"description": "Timmar", "quantity": "1", "unit": "h",
+                           "unit_price": "100.00", "vat_rate": "25", "discount_percent": "0"}],
+                "totals": {"net": "100.00", "vat": "25.00", "gross": "125.00"}}}),
+        ),
+        RecordKind::Voucher => (
+            "voucher.created",
+            json!({"voucher": {"id": id, "date": "2026-11-21", "text": "Utlägg", "rows": [
+                {"account": "5800", "debit": "100.00", "credit": "0", "text": null},
+                {"account": "1930", "debit": "0", "credit": "100.00", "text": null}]}}),
+        ),
+    };
+    let body = json!({"id": format!("evt_{id}"), "type": kind, "tenant": "acme",
+                      "created_at": "2026-11-23T10:00:00Z", "data": data});
+    domain::parse_event(&serde_json::to_vec(&body).unwrap()).unwrap()
+}
+
+/// Stores an item directly (as an accepted webhook would), then gives it `status`.
+async fn seed(deps: &Deps, kind: RecordKind, id: &str, status: ItemStatus) -> SyncItem {
+    let items = SyncItems::new(deps.table.clone());
+    let event = parsed_event(kind, id);
+    let now = chrono::Utc::now();
+    let item = SyncItem::new(&event, ItemStatus::Pending, None, now).unwrap();
+    let marker = EventMarker::new(&event, "stored", false, now, chrono::Duration::seconds(60));
+    items
+        .record_event(&marker, &ItemWrite::Create(Box::new(item.clone())))
+        .await
+        .unwrap();
+    if status == ItemStatus::Pending {
+        return item;
+    }
+    let error = match status {
+        ItemStatus::Failed => Some(ItemError::new("visma_rejected", "Visma refused it")),
+        ItemStatus::Blocked => Some(ItemError::new("mapping_incomplete", "no entry for 12 %")),
+        _ => None,
+    };
+    items
+        .set_status(
+            &event.tenant().clone(),
+            kind,
+            id,
+            item.version,
+            status,
+            error.as_ref(),
+            now,
+        )
+        .await
+        .unwrap()
+}
+
+async fn drain_jobs(deps: &Deps) -> Vec<SyncJob> {
+    let mut jobs = Vec::new();
+    for _ in 0..10 {
+        let batch = deps.queue.receive(10, 0).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        for m in batch {
+            jobs.push(serde_json::from_str(&m.body).unwrap());
+            deps.queue.delete(&m.receipt_handle).await.unwrap();
+        }
+    }
+    jobs
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn connected() -> (visma_sandbox::Sandbox, Deps, TenantId) {
+    let sb = integration_tests::sandbox().await;
+    let deps = integration_tests::deps_with_sandbox(&sb, &[]).await;
+    let tenant = TenantId::parse("acme").unwrap();
+    integration_tests::connect_tenant(&deps, &sb, &tenant, integration_tests::first_company(&sb))
+        .await;
+    (sb, deps, tenant)
+}
+
+#[tokio::test]
+async fn listing_filters_by_status_and_kind_and_pages_with_a_cursor() {
+    let deps = integration_tests::deps(&[]).await;
+    for i in 0..55 {
+        let status = if i % 11 == 0 {
+            ItemStatus::Failed
+        } else {
+            ItemStatus::Synced
+        };
+        seed(&deps, RecordKind::Invoice, &format!("inv_{i:03}"), status).await;
+    }
+    for i in 0..4 {
+        seed(
+            &deps,
+            RecordKind::Customer,
+            &format!("cus_{i}"),
+            ItemStatus::Pending,
+        )
+        .await;
+    }
+    seed(&deps, RecordKind::Voucher, "vch_1", ItemStatus::Blocked).await;
+    // Other item kinds in the partition are not listed.
+    let owner = jwt("acme", "owner");
+
+    // All items: 60, in pages of 50.
+    let first = call(
+        &deps,
+        "GET",
+        &format!("{BASE}/sync-items"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(ids(&first.body).len(), 50);
+    let cursor = first.body["next_cursor"].as_str().expect("a next cursor");
+    let second = call(
+        &deps,
+        "GET",
+        &format!("{BASE}/sync-items?cursor={cursor}"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    assert_eq!(second.body["next_cursor"], Value::Null);
+    let mut all = ids(&first.body);
+    all.extend(ids(&second.body));
+    assert_eq!(all.len(), 60);
+    let mut unique = all.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 60, "no item is listed twice");
+
+    // The contract shape.
+    let failed = call(
+        &deps,
+        "GET",
+        &format!("{BASE}/sync-items?status=failed"),
+        Some(&jwt("acme", "service")),
+        None,
+    )
+    .await;
+    assert_eq!(failed.status, 200, "{}", failed.text);
+    assert_eq!(
+        ids(&failed.body),
+        ["inv_000", "inv_011", "inv_022", "inv_033", "inv_044"]
+    );
+    let one = &failed.body["items"][0];
+    assert_eq!(one["kind"], "invoice");
+    assert_eq!(one["status"], "failed");
+    assert_eq!(one["attempts"], 0);
+    assert_eq!(one["visma_id"], Value::Null);
+    assert_eq!(one["visma_number"], Value::Null);
+    assert_eq!(one["last_error"]["code"], "visma_rejected");
+    assert!(one["updated_at"].as_str().unwrap().ends_with('Z'));
+    assert!(one.get("payload").is_none(), "the payload is not listed");
+    assert_eq!(failed.body["next_cursor"], Value::Null);
+
+    // Kind filter, paged: 55 invoices.
+    let inv = call(
+        &deps,
+        "GET",
+        &format!("{BASE}/sync-items?kind=invoice"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&inv.body).len(), 50);
+    let cursor = inv.body["next_cursor"].as_str().unwrap().to_owned();
+    let rest = call(
+        &deps,
+        "GET",
+        &format!("{BASE}/sync-items?kind=invoice&cursor={cursor}"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        ids(&rest.body),
+        ["inv_050", "inv_051", "inv_052", "inv_053", "inv_054"]
+    );
+    // Both filters.
+    let blocked = call(
+        &deps,
+        "GET",
+        &format!("{BASE}/sync-items?kind=voucher&status=blocked"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&blocked.body), ["vch_1"]);
+    let none = call(
+        &deps,
+        "GET",
+        &format!("{BASE}/sync-items?kind=customer&status=failed"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(none.body, json!({"items": [], "next_cursor": null}));
+
+    // Bad parameters name their field.
+    for (query, field) in [
+        ("status=done", "status"),
+        ("kind=order", "kind"),
+        ("cursor=%21%21", "cursor"),
+        (&format!("kind=customer&cursor={cursor}") as &str, "cursor"),
+    ] {
+        let bad = call(
+            &deps,
+            "GET",
+            &format!("{BASE}/sync-items?{query}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+        assert_eq!(bad.status, 400, "{query}: {}", bad.text);
+        assert_eq!(bad.body["errors"][0]["field"], field, "{query}");
+    }
+    // Reads need owner or service.
+    let performer = call(
+        &deps,
+        "GET",
+        &format!("{BASE}/sync-items"),
+        Some(&jwt("acme", "performer")),
+        None,
+    )
+    .await;
+    assert_eq!(performer.status, 403);
+    let anonymous = call(&deps, "GET", &format!("{BASE}/sync-items"), None, None).await;
+    assert_eq!(anonymous.status, 401);
+}
+
+#[tokio::test]
+async fn the_retry_route_sets_a_failed_item_pending_and_queues_it() {
+    let (_sb, deps, tenant) = connected().await;
+    let failed = seed(&deps, RecordKind::Invoice, "inv_1", ItemStatus::Failed).await;
+    seed(&deps, RecordKind::Invoice, "inv_2", ItemStatus::Synced).await;
+    let owner = jwt("acme", "owner");
+    let url = |kind: &str, id: &str| format!("{BASE}/sync-items/{kind}/{id}/retry");
+
+    let unknown = call(
+        &deps,
+        "POST",
+        &url("invoice", "inv_404"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+    assert_eq!(unknown.body["code"], "not_found");
+    let bad_kind = call(&deps, "POST", &url("order", "inv_1"), Some(&owner), None).await;
+    assert_eq!(bad_kind.status, 400);
+    assert_eq!(bad_kind.body["errors"][0]["field"], "kind");
+    for role in ["performer", "service", "coordinator"] {
+        let denied = call(
+            &deps,
+            "POST",
+            &url("invoice", "inv_1"),
+            Some(&jwt("acme", role)),
+            None,
+        )
+        .await;
+        assert_eq!(denied.status, 403, "{role}");
+    }
+    let synced = call(&deps, "POST", &url("invoice", "inv_2"), Some(&owner), None).await;
+    assert_eq!(synced.status, 409, "{}", synced.text);
+    assert_eq!(synced.body["code"], "not_retryable");
+    assert!(drain_jobs(&deps).await.is_empty());
+
+    let retried = call(&deps, "POST", &url("invoice", "inv_1"), Some(&owner), None).await;
+
+    assert_eq!(retried.status, 202, "{}", retried.text);
+    assert_eq!(
+        retried.body,
+        json!({"kind": "invoice", "id": "inv_1", "status": "pending"})
+    );
+    let item = SyncItems::new(deps.table.clone())
+        .get(&tenant, RecordKind::Invoice, "inv_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item.status, ItemStatus::Pending);
+    assert_eq!(item.attempts, failed.attempts);
+    assert_eq!(item.version, failed.version + 1);
+    assert_eq!(
+        drain_jobs(&deps).await,
+        [SyncJob::Push {
+            tenant: tenant.clone(),
+            kind: RecordKind::Invoice,
+            id: "inv_1".into()
+        }]
+    );
+
+    // An expired connection: retrying would only block again.
+    seed(&deps, RecordKind::Invoice, "inv_3", ItemStatus::Blocked).await;
+    deps.connections
+        .leave_connected(
+            &tenant,
+            ConnectionStatus::Expired,
+            None,
+            chrono::Utc::now(),
+            true,
+        )
+        .await
+        .unwrap();
+    let expired = call(&deps, "POST", &url("invoice", "inv_3"), Some(&owner), None).await;
+    assert_eq!(expired.status, 409, "{}", expired.text);
+    assert_eq!(expired.body["code"], "not_connected");
+    assert!(drain_jobs(&deps).await.is_empty());
+}
+
+#[tokio::test]
+async fn retry_failed_and_blocked_queues_one_job_per_waiting_item() {
+    let (_sb, deps, tenant) = connected().await;
+    seed(&deps, RecordKind::Invoice, "inv_f1", ItemStatus::Failed).await;
+    seed(&deps, RecordKind::Invoice, "inv_f2", ItemStatus::Failed).await;
+    seed(&deps, RecordKind::Customer, "cus_b", ItemStatus::Blocked).await;
+    seed(&deps, RecordKind::Invoice, "inv_s", ItemStatus::Synced).await;
+    seed(&deps, RecordKind::Voucher, "vch_p", ItemStatus::Pending).await;
+
+    let queued = app::retry::retry_failed_and_blocked(&deps, &tenant)
+        .await
+        .unwrap();
+
+    assert_eq!(queued, 3);
+    let items = SyncItems::new(deps.table.clone());
+    for (kind, id, status) in [
+        (RecordKind::Invoice, "inv_f1", ItemStatus::Pending),
+        (RecordKind::Invoice, "inv_f2", ItemStatus::Pending),
+        (RecordKind::Customer, "cus_b", ItemStatus::Pending),
+        (RecordKind::Invoice, "inv_s", ItemStatus::Synced),
+        (RecordKind::Voucher, "vch_p", ItemStatus::Pending),
+    ] {
+        let item = items.get(&tenant, kind, id).await.unwrap().unwrap();
+        assert_eq!(item.status, status, "{id}");
+    }
+    let mut jobs: Vec<String> = drain_jobs(&deps)
+        .await
+        .into_iter()
+        .map(|j| match j {
+            SyncJob::Push { id, .. } => id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    jobs.sort();
+    assert_eq!(jobs, ["cus_b", "inv_f1", "inv_f2"]);
+    // Nothing waits any more: a second run queues nothing.
+    assert_eq!(
+        app::retry::retry_failed_and_blocked(&deps, &tenant)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_claim_is_taken_once_and_a_superseded_push_keeps_its_visma_link() {
+    let deps = integration_tests::deps(&[]).await;
+    let tenant = TenantId::parse("acme").unwrap();
+    let items = SyncItems::new(deps.table.clone());
+    seed(&deps, RecordKind::Customer, "cus_1", ItemStatus::Pending).await;
+    let now = chrono::Utc::now();
+    let lease = chrono::Duration::minutes(5);
+
+    let store::Claim::Claimed { item, interrupted } = items
+        .claim(&tenant, RecordKind::Customer, "cus_1", "w1", now, lease)
+        .await
+        .unwrap()
+    else {
+        panic!("not claimed")
+    };
+    assert!(!interrupted);
+    assert_eq!(item.attempts, 1);
+    assert_eq!(item.in_flight_owner.as_deref(), Some("w1"));
+    // A second worker is refused while the lease runs, and takes over after it.
+    assert!(matches!(
+        items
+            .claim(&tenant, RecordKind::Customer, "cus_1", "w2", now, lease)
+            .await
+            .unwrap(),
+        store::Claim::Busy
+    ));
+    let later = now + lease + chrono::Duration::seconds(1);
+    let store::Claim::Claimed {
+        item: taken,
+        interrupted,
+    } = items
+        .claim(&tenant, RecordKind::Customer, "cus_1", "w2", later, lease)
+        .await
+        .unwrap()
+    else {
+        panic!("not taken over")
+    };
+    assert!(interrupted, "the first attempt may have reached Visma");
+    assert_eq!(taken.attempts, 2);
+
+    // The item changes during w2's push (a newer payload, say): its version moves on.
+    items
+        .set_status(
+            &tenant,
+            RecordKind::Customer,
+            "cus_1",
+            taken.version,
+            ItemStatus::Pending,
+            None,
+            later,
+        )
+        .await
+        .unwrap();
+
+    let finished = items
+        .finish(
+            &taken,
+            &store::Finish {
+                status: ItemStatus::Synced,
+                visma_id: Some("vc-9".into()),
+                visma_number: Some("9".into()),
+                last_error: None,
+            },
+            later,
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(finished, store::Finished::Superseded);
+    let after = items
+        .get(&tenant, RecordKind::Customer, "cus_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.status, ItemStatus::Pending, "the newer state stands");
+    assert_eq!(after.visma_id.as_deref(), Some("vc-9"), "the link is kept");
+    assert_eq!(after.in_flight_owner, None, "the claim is released");
+    // And the next claim is a clean one.
+    assert!(matches!(
+        items
+            .claim(&tenant, RecordKind::Customer, "cus_1", "w3", later, lease)
+            .await
+            .unwrap(),
+        store::Claim::Claimed {
+            interrupted: false,
+            ..
+        }
+    ));
+}
