@@ -2,6 +2,7 @@
 
 mod auth;
 mod items;
+mod reads;
 
 use app::connection::{self, ConnectError};
 use app::{Deps, Problem, Secret};
@@ -27,13 +28,13 @@ pub fn router(deps: Deps) -> Router {
         .route("/health", get(health))
         .route(base, get(status).delete(disconnect))
         .route(&format!("{base}/connect"), post(connect))
-        .route(&format!("{base}/sync"), post(pending))
-        .route(&format!("{base}/accounts"), get(pending))
-        .route(&format!("{base}/fiscal-years"), get(pending))
-        .route(&format!("{base}/vouchers"), get(pending))
+        .route(&format!("{base}/sync"), post(reads::sync))
+        .route(&format!("{base}/accounts"), get(reads::accounts))
+        .route(&format!("{base}/fiscal-years"), get(reads::fiscal_years))
+        .route(&format!("{base}/vouchers"), get(reads::vouchers))
         .route(
             &format!("{base}/account-mapping"),
-            get(pending).put(pending),
+            get(reads::get_mapping).put(reads::put_mapping),
         )
         .route(&format!("{base}/sync-items"), get(items::list))
         .route(
@@ -131,12 +132,6 @@ async fn disconnect(
         .await
         .map_err(store_failure)?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// Routes whose behaviour lands with the push and pull work; they answer 501 rather than
-/// pretend.
-async fn pending() -> Problem {
-    Problem::not_implemented()
 }
 
 async fn not_found() -> Problem {

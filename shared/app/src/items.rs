@@ -205,15 +205,7 @@ pub(crate) async fn to_pending(
     now: DateTime<Utc>,
 ) -> Result<SyncItem, StoreError> {
     items
-        .set_status(
-            &item.tenant,
-            item.kind,
-            &item.id,
-            item.version,
-            ItemStatus::Pending,
-            item.last_error.as_ref(),
-            now,
-        )
+        .set_status(item, ItemStatus::Pending, item.last_error.as_ref(), now)
         .await
 }
 

@@ -104,6 +104,22 @@ pub enum SaveError {
     Store(#[from] StoreError),
 }
 
+impl SaveError {
+    /// Visma was unavailable (try again shortly).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SaveError::Visma(e) => e.class() == visma::ErrorClass::Transient,
+            SaveError::Store(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// Visma refused the connection's authorization (not connected, expired).
+    pub fn is_authorization(&self) -> bool {
+        matches!(self, SaveError::Visma(e) if e.class() == visma::ErrorClass::Authorization)
+    }
+}
+
 /// `PUT /account-mapping`: validates every entry against the pulled chart of the current
 /// fiscal year and the codings; when all are valid, makes sure each entry has its article
 /// (kept from the stored mapping when the coding is unchanged, else created or reused in

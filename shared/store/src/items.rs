@@ -636,18 +636,18 @@ impl SyncItems {
             .collect())
     }
 
-    /// Sets `status` (and `last_error`) if the item still has `expected_version`; returns the
-    /// item as written, or [`StoreError::ConditionFailed`] when it changed meanwhile.
+    /// Sets `status` (and `last_error`) on `item` as read, if its `version` is unchanged;
+    /// returns the item as written, or [`StoreError::ConditionFailed`] when it changed
+    /// meanwhile (read it again and decide again).
     pub async fn set_status(
         &self,
-        tenant: &TenantId,
-        kind: RecordKind,
-        id: &str,
-        expected_version: u64,
+        item: &SyncItem,
         status: ItemStatus,
         last_error: Option<&ItemError>,
         now: DateTime<Utc>,
     ) -> Result<SyncItem, StoreError> {
+        let (tenant, kind, id) = (&item.tenant, item.kind, item.id.as_str());
+        let expected_version = item.version;
         let out = self
             .update_item(tenant, kind, id)
             .update_expression(

@@ -61,15 +61,7 @@ async fn seed(deps: &Deps, kind: RecordKind, id: &str, status: ItemStatus) -> Sy
         _ => None,
     };
     items
-        .set_status(
-            &event.tenant().clone(),
-            kind,
-            id,
-            item.version,
-            status,
-            error.as_ref(),
-            now,
-        )
+        .set_status(&item, status, error.as_ref(), now)
         .await
         .unwrap()
 }
@@ -427,15 +419,7 @@ async fn a_claim_is_taken_once_and_a_superseded_push_keeps_its_visma_link() {
 
     // The item changes during w2's push (a newer payload, say): its version moves on.
     items
-        .set_status(
-            &tenant,
-            RecordKind::Customer,
-            "cus_1",
-            taken.version,
-            ItemStatus::Pending,
-            None,
-            later,
-        )
+        .set_status(&taken, ItemStatus::Pending, None, later)
         .await
         .unwrap();
 

@@ -579,15 +579,7 @@ async fn a_second_create_of_a_synced_invoice_is_acknowledged_and_ignored() {
         .unwrap()
         .unwrap();
     let synced = items
-        .set_status(
-            &tenant,
-            RecordKind::Invoice,
-            "inv_1",
-            item.version,
-            ItemStatus::Synced,
-            None,
-            chrono::Utc::now(),
-        )
+        .set_status(&item, ItemStatus::Synced, None, chrono::Utc::now())
         .await
         .unwrap();
 
