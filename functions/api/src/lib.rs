@@ -135,5 +135,5 @@ async fn disconnect(
 }
 
 async fn not_found() -> Problem {
-    Problem::not_found()
+    Problem::unknown_route()
 }

@@ -1,7 +1,8 @@
 //! The scheduled pull: every tick, one `Pull` job per connected tenant onto the sync queue.
 //!
 //! Connected tenants are read from the sparse GSI1 partition `CONNECTED` (never a table scan),
-//! and the work itself runs in the sync worker, so one slow tenant never delays the rest.
+//! and the work itself runs in the sync worker, so one slow tenant never delays the rest. Jobs
+//! are sent in batches of ten; tokens due for refresh are refreshed by each tenant's pull.
 
 use app::{Deps, Secret};
 use domain::SyncJob;
@@ -49,14 +50,16 @@ pub async fn handle_tick(deps: &Deps) -> Result<TickReport, TickError> {
             .table
             .query_index_page(keys::CONNECTED_PARTITION, 500, start)
             .await?;
+        let mut jobs = Vec::with_capacity(entries.len());
         for entry in entries {
             let Some(tenant) = keys::tenant_from_connected_sk(&entry.gsi1sk) else {
                 tracing::warn!(sk = %entry.gsi1sk, "skipping a malformed connected-index entry");
                 continue;
             };
-            deps.queue.send(&SyncJob::Pull { tenant }, 0).await?;
-            report.tenants_queued += 1;
+            jobs.push(SyncJob::Pull { tenant });
         }
+        // SendMessageBatch, ten jobs per call: 1,000 tenants are 2 index pages and 100 sends.
+        report.tenants_queued += deps.queue.send_batch(&jobs).await?;
         match next {
             Some(key) => start = Some(key),
             None => break,

@@ -21,9 +21,6 @@ pub enum JobError {
     /// it to the dead-letter queue where an operator can read it.
     #[error("the message is not a sync job: {0}")]
     Undecodable(String),
-    /// The job kind is recognised, but its execution lands with a later issue.
-    #[error("{0} jobs are not implemented yet")]
-    NotImplemented(&'static str),
     /// Worth another try later: Visma or AWS was unavailable, rate limits, an event endpoint
     /// that did not answer 2xx. `after` is the dependency's own wait hint, if it gave one.
     #[error("{reason}")]
@@ -61,11 +58,7 @@ pub async fn handle_batch(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
         let outcome = handle_message(deps, &message)
             .instrument(span.clone())
             .await;
-        let receive_count: u32 = message
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1);
+        let receive_count = receive_count(&message);
         match &outcome {
             Ok(()) => span.in_scope(|| tracing::info!("job done")),
             Err(e) => {
@@ -109,8 +102,44 @@ async fn handle_message(deps: &Deps, message: &SqsMessage) -> Result<(), JobErro
         serde_json::from_str(body).map_err(|e| JobError::Undecodable(e.to_string()))?;
     tracing::info!(tenant = %job.tenant(), "running job");
     match job {
-        SyncJob::Pull { .. } => Err(JobError::NotImplemented("pull")),
-        SyncJob::Push { .. } => Err(JobError::NotImplemented("push")),
+        // A pull that failed for a reason only the owner can fix (expired connection, a Visma
+        // company setting) is recorded as failed on the status and not retried: the next
+        // scheduled tick or manual sync pulls again. Transient failures come back with backoff.
+        SyncJob::Pull { tenant } => match app::pull::run(deps, &tenant).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_retryable() => Err(JobError::Retry {
+                after: e.retry_after(),
+                reason: e.to_string(),
+            }),
+            Err(e) => {
+                tracing::warn!(%tenant, error = %e, "pull failed for good; waiting for the next one");
+                Ok(())
+            }
+        },
+        SyncJob::Push { tenant, kind, id } => {
+            match app::push::run(deps, &tenant, kind, &id).await {
+                Ok(outcome) => {
+                    tracing::info!(%tenant, kind = ?kind, outcome = ?outcome_name(&outcome), "push finished");
+                    Ok(())
+                }
+                Err(retry) => {
+                    // The queue will not hand this message out again: record the failure
+                    // where the owner sees it (the message itself moves to the DLQ).
+                    if receive_count(message) >= max_receive_count() {
+                        app::push::mark_exhausted(deps, &tenant, kind, &id, &retry.reason)
+                            .await
+                            .map_err(|e| JobError::Retry {
+                                reason: e.to_string(),
+                                after: None,
+                            })?;
+                    }
+                    Err(JobError::Retry {
+                        reason: retry.reason,
+                        after: retry.after,
+                    })
+                }
+            }
+        }
         SyncJob::Emit { event } => {
             app::events::deliver(deps, &event)
                 .await
@@ -120,6 +149,35 @@ async fn handle_message(deps: &Deps, message: &SqsMessage) -> Result<(), JobErro
                 })
         }
     }
+}
+
+fn outcome_name(outcome: &app::push::PushOutcome) -> &'static str {
+    match outcome {
+        app::push::PushOutcome::Synced { .. } => "synced",
+        app::push::PushOutcome::Blocked(_) => "blocked",
+        app::push::PushOutcome::Failed(_) => "failed",
+        app::push::PushOutcome::Skipped => "skipped",
+    }
+}
+
+fn receive_count(message: &SqsMessage) -> u32 {
+    message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1)
+}
+
+/// The sync queue's `maxReceiveCount`, from template.yaml (the one source of truth).
+fn max_receive_count() -> u32 {
+    static MAX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        store::resources::Definitions::from_template()
+            .ok()
+            .and_then(|d| d.sync_queue.redrive_policy)
+            .and_then(|r| u32::try_from(r.max_receive_count).ok())
+            .unwrap_or(5)
+    })
 }
 
 #[cfg(test)]

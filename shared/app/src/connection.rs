@@ -202,6 +202,8 @@ pub async fn complete(
         }}),
     )
     .await?;
+    // Items that waited out the expiry go again, without another webhook.
+    crate::retry::resume_blocked(deps, &tenant, "connection_expired").await?;
     tracing::info!(%tenant, "connected to Visma; first pull queued");
     Ok(back(None))
 }

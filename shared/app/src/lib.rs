@@ -10,6 +10,7 @@ pub mod items;
 pub mod mapping;
 mod problem;
 pub mod pull;
+pub mod push;
 pub mod retry;
 pub mod telemetry;
 pub mod tokens;

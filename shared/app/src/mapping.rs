@@ -166,13 +166,17 @@ pub async fn save(
 
 /// Called after the owner saved a mapping. Resuming the items that were blocked on the
 /// mapping (`mapping_incomplete`) is the push pipeline's: it hooks in here. For now it logs.
-pub async fn on_mapping_saved(_deps: &Deps, tenant: &TenantId, mapping: &AccountMapping) {
+pub async fn on_mapping_saved(deps: &Deps, tenant: &TenantId, mapping: &AccountMapping) {
     tracing::info!(
         %tenant,
         complete = mapping.complete,
         rates = ?mapping.valid_rates,
         "account mapping saved"
     );
+    // Items blocked on the mapping try again; those whose rate is still unmapped block again.
+    if let Err(e) = crate::retry::resume_blocked(deps, tenant, "mapping_incomplete").await {
+        tracing::warn!(%tenant, error = %e, "could not resume items blocked on the mapping; a manual sync will");
+    }
 }
 
 /// After a successful pull: propose a mapping when the tenant has none (creating or reusing
@@ -225,12 +229,8 @@ async fn ensure_articles<T: TokenSource + ?Sized>(
     let mut unit = None;
     for entry in entries.iter_mut().filter(|e| e.article_id.is_none()) {
         let number = article_number(entry);
-        let existing = api
-            .articles()
-            .list(&ListQuery::new().filter(format!("Number eq {}", visma::odata_string(&number))))
-            .await?;
-        if let Some(id) = existing.data.first().and_then(|a| a.id) {
-            entry.article_id = Some(id.to_string());
+        if let Some(id) = find_article(api, &number).await? {
+            entry.article_id = Some(id);
             continue;
         }
         let Ok(coding_id) = entry.article_coding_id.parse() else {
@@ -268,8 +268,34 @@ async fn ensure_articles<T: TokenSource + ?Sized>(
             created_utc: None,
             changed_utc: None,
         };
-        let created = api.articles().create(&article).await?;
-        entry.article_id = created.id.map(|id| id.to_string());
+        entry.article_id = match api.articles().create(&article).await {
+            Ok(created) => created.id.map(|id| id.to_string()),
+            // Someone made it meanwhile (another pull of a tenant on the same company, or our
+            // own earlier POST whose answer was lost): use theirs.
+            Err(e) if e.class() == visma::ErrorClass::Conflict => {
+                match find_article(api, &article.number).await? {
+                    Some(id) => Some(id),
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
     }
     Ok(())
+}
+
+/// The id of the article numbered `number`, if Visma has one.
+async fn find_article<T: TokenSource + ?Sized>(
+    api: &VismaApi<'_, T>,
+    number: &str,
+) -> Result<Option<String>, VismaError> {
+    let existing = api
+        .articles()
+        .list(&ListQuery::new().filter(format!("Number eq {}", visma::odata_string(number))))
+        .await?;
+    Ok(existing
+        .data
+        .first()
+        .and_then(|a| a.id)
+        .map(|id| id.to_string()))
 }

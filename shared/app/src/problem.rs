@@ -53,6 +53,11 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not_found", "No such resource")
     }
 
+    /// The router's fallback: no route has this path.
+    pub fn unknown_route() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "unknown_route", "No such route")
+    }
+
     pub fn not_implemented() -> Self {
         Self::new(
             StatusCode::NOT_IMPLEMENTED,

@@ -266,9 +266,8 @@ async fn pull_data<T: TokenSource + ?Sized>(
             .iter()
             .filter_map(|v| voucher(v, &pushed, page.server_time_utc))
             .collect();
-        let known = pulled
-            .known_vouchers(tenant, read.iter().map(|v| v.id.as_str()))
-            .await?;
+        let ids: Vec<String> = read.iter().map(|v| v.id.clone()).collect();
+        let known = pulled.known_vouchers(tenant, &ids).await?;
         let mut last = Utc::now();
         for write in plan_voucher_writes(read, &known) {
             // Strictly increasing `changed_at`, so two versions never share a sort key.

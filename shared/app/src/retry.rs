@@ -13,10 +13,40 @@ use crate::Deps;
 /// the worker. An item that changed meanwhile (the worker, a webhook) is left to its new
 /// state. The caller checks that the tenant is connected.
 pub async fn retry_failed_and_blocked(deps: &Deps, tenant: &TenantId) -> Result<usize, StoreError> {
+    retry_where(
+        deps,
+        tenant,
+        &[ItemStatus::Failed, ItemStatus::Blocked],
+        None,
+    )
+    .await
+}
+
+/// Resumes the items blocked with `code` (after a reconnect: `connection_expired`; after a
+/// mapping fix: `mapping_incomplete`), without another webhook.
+pub async fn resume_blocked(
+    deps: &Deps,
+    tenant: &TenantId,
+    code: &str,
+) -> Result<usize, StoreError> {
+    retry_where(deps, tenant, &[ItemStatus::Blocked], Some(code)).await
+}
+
+async fn retry_where(
+    deps: &Deps,
+    tenant: &TenantId,
+    statuses: &[ItemStatus],
+    code: Option<&str>,
+) -> Result<usize, StoreError> {
     let items = SyncItems::new(deps.table.clone());
-    let waiting = items
-        .all_with_status(tenant, &[ItemStatus::Failed, ItemStatus::Blocked])
-        .await?;
+    let waiting: Vec<_> = items
+        .all_with_status(tenant, statuses)
+        .await?
+        .into_iter()
+        .filter(|item| {
+            code.is_none_or(|code| item.last_error.as_ref().is_some_and(|e| e.code == code))
+        })
+        .collect();
     let mut queued = 0;
     for item in waiting {
         match to_pending(&items, &item, Utc::now()).await {
@@ -31,6 +61,6 @@ pub async fn retry_failed_and_blocked(deps: &Deps, tenant: &TenantId) -> Result<
             .await?;
         queued += 1;
     }
-    tracing::info!(%tenant, queued, "failed and blocked items retried");
+    tracing::info!(%tenant, queued, code, "waiting items retried");
     Ok(queued)
 }

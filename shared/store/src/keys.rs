@@ -8,6 +8,7 @@
 //! | OAuth state (TTL 10 min) | `OAUTH_STATE#{state}` | `OAUTH_STATE` | |
 //! | webhook event (de-duplication) | `TENANT#{t}` | `EVENT#{event id}` | |
 //! | sync item (state + the record's latest payload) | `TENANT#{t}` | `ITEM#{kind}#{aourly id}` | |
+//! | customer link (Aourly customer → Visma customer id) | `TENANT#{t}` | `LINK#customer#{aourly id}` | |
 //! | account mapping | `TENANT#{t}` | `MAPPING` | |
 //! | pull state (watermarks, pulled codings and VAT codes) | `TENANT#{t}` | `PULL_STATE` | |
 //! | fiscal year | `TENANT#{t}` | `FISCAL_YEAR#{visma id}` | |
@@ -70,6 +71,11 @@ pub fn kind_str(kind: domain::RecordKind) -> &'static str {
         domain::RecordKind::Customer => "customer",
         domain::RecordKind::Voucher => "voucher",
     }
+}
+
+/// The Visma customer an Aourly customer is linked to.
+pub fn customer_link_sk(aourly_id: &str) -> String {
+    format!("LINK#customer#{aourly_id}")
 }
 
 pub fn mapping_sk() -> &'static str {

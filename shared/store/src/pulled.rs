@@ -222,7 +222,7 @@ impl Pulled {
     pub async fn known_vouchers(
         &self,
         tenant: &TenantId,
-        ids: impl IntoIterator<Item = &str>,
+        ids: &[String],
     ) -> Result<HashMap<String, (DateTime<Utc>, DateTime<Utc>)>, StoreError> {
         let pk = keys::tenant_pk(tenant);
         let mut known = HashMap::new();
@@ -230,7 +230,7 @@ impl Pulled {
             let pointer: Option<Keyed<VoucherPointer>> =
                 self.table.get(&pk, &keys::voucher_id_sk(id)).await?;
             if let Some(p) = pointer {
-                known.insert(id.to_owned(), (p.value.modified_at, p.value.changed_at));
+                known.insert(id.clone(), (p.value.modified_at, p.value.changed_at));
             }
         }
         Ok(known)

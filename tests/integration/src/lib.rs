@@ -235,3 +235,58 @@ pub async fn call(
         text,
     }
 }
+
+/// Posts a webhook event signed with the test webhook secret through the service's router.
+pub async fn post_webhook(deps: &Deps, event: &serde_json::Value) -> Answer {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let body = serde_json::to_vec(event).expect("event JSON");
+    let signature = domain::sign(
+        b"test-webhook-secret",
+        chrono::Utc::now().timestamp(),
+        &body,
+    );
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/webhooks/aourly")
+        .header("content-type", "application/json")
+        .header(domain::SIGNATURE_HEADER, signature)
+        .body(axum::body::Body::from(body))
+        .expect("request");
+    let response = local::http_router(deps)
+        .oneshot(request)
+        .await
+        .expect("router answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// Runs the worker over the queue until it is empty, making returned messages visible again
+/// at once (as if their backoff had passed). Returns how many polls it took.
+pub async fn drain_queue(deps: &Deps, max_polls: usize) -> usize {
+    for poll in 1..=max_polls {
+        let report = local::poll_once(deps, 0).await.expect("poll the queue");
+        if report.received == 0 {
+            return poll;
+        }
+        for handle in &report.returned {
+            deps.queue
+                .change_visibility(handle, 0)
+                .await
+                .expect("make a returned message visible");
+        }
+    }
+    panic!("the queue was not empty after {max_polls} polls");
+}

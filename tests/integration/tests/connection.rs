@@ -375,15 +375,6 @@ async fn twenty_workers_at_expiry_cause_exactly_one_refresh() {
     assert_eq!(status(&deps, "busy").await["status"], "connected");
 }
 
-#[derive(serde::Serialize)]
-struct MappingMarker {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    marker: String,
-}
-
 #[tokio::test]
 async fn revoked_tokens_expire_the_connection_and_reconnect_keeps_the_mapping() {
     let sb = sandbox().await;
@@ -394,16 +385,26 @@ async fn revoked_tokens_expire_the_connection_and_reconnect_keeps_the_mapping() 
         format!("{RETURN_URL}?visma=connected")
     );
     let tenant = TenantId::parse("acme").unwrap();
-    let pk = store::keys::tenant_pk(&tenant);
-    deps.table
-        .put(&MappingMarker {
-            pk: pk.clone(),
-            sk: store::keys::mapping_sk().into(),
-            marker: "kept".into(),
-        })
-        .await
-        .unwrap();
-
+    // The first pull proposes a mapping; the owner saves it.
+    app::pull::run(&deps, &tenant).await.unwrap();
+    let mapping = call(
+        &deps,
+        "GET",
+        "/tenants/acme/visma/account-mapping",
+        Some(&jwt("acme", "owner")),
+        None,
+    )
+    .await
+    .body;
+    let saved = call(
+        &deps,
+        "PUT",
+        "/tenants/acme/visma/account-mapping",
+        Some(&jwt("acme", "owner")),
+        Some(mapping),
+    )
+    .await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
     sb.revoke_all_tokens();
     let tokens = TenantTokens::new(&deps, tenant.clone());
     let err = deps
@@ -423,12 +424,20 @@ async fn revoked_tokens_expire_the_connection_and_reconnect_keeps_the_mapping() 
     let answer = connect(&deps, &sb, "acme", company).await;
     assert_eq!(location(&answer), format!("{RETURN_URL}?visma=connected"));
     assert_eq!(status(&deps, "acme").await["status"], "connected");
-    let mapping: Option<serde_json::Value> = deps
-        .table
-        .get(&pk, store::keys::mapping_sk())
-        .await
-        .unwrap();
-    assert_eq!(mapping.unwrap()["marker"], "kept");
+    let after = call(
+        &deps,
+        "GET",
+        "/tenants/acme/visma/account-mapping",
+        Some(&jwt("acme", "owner")),
+        None,
+    )
+    .await
+    .body;
+    assert_eq!(
+        after, saved.body,
+        "the mapping survives expiry and reconnect"
+    );
+    assert_eq!(after["confirmed"], true);
 }
 
 #[tokio::test]

@@ -43,10 +43,10 @@ async fn errors_answer_problem_json() {
     use tower::ServiceExt;
     let deps = integration_tests::deps(&[]).await;
     for (method, path, status, code) in [
-        ("GET", "/nope", 404, "not_found"),
+        ("GET", "/nope", 404, "unknown_route"),
         ("GET", "/tenants/acme/visma", 401, "unauthorized"),
         ("GET", "/tenants/bad%20tenant/visma", 400, "invalid_tenant"),
-        ("POST", "/webhooks/aourly", 501, "not_implemented"),
+        ("POST", "/webhooks/aourly", 401, "invalid_signature"),
     ] {
         let request = axum::http::Request::builder()
             .method(method)

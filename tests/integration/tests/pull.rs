@@ -1,0 +1,528 @@
+//! The pull (issue 6) against the Visma sandbox and the local AWS emulator: what arrives, what
+//! it costs, what Aourly reads back through the routes, and the schedule's fan-out.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate, Utc};
+use domain::TenantId;
+use integration_tests::{call, connect_tenant, deps_with_sandbox, first_company, jwt, sandbox};
+use serde_json::{json, Value};
+use visma_sandbox::{Sandbox, SandboxConfig, Seed};
+
+fn tenant(name: &str) -> TenantId {
+    TenantId::parse(name).unwrap()
+}
+
+/// Requests per (method, route template) in the sandbox log.
+fn requests(sandbox: &Sandbox) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for r in sandbox.request_log() {
+        *counts
+            .entry(format!("{} {}", r.method, r.route))
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
+fn total(counts: &BTreeMap<String, usize>) -> usize {
+    counts.values().sum()
+}
+
+async fn get(deps: &app::Deps, t: &str, path: &str) -> integration_tests::Answer {
+    call(
+        deps,
+        "GET",
+        &format!("/tenants/{t}/visma{path}"),
+        Some(&jwt(t, "owner")),
+        None,
+    )
+    .await
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+fn manual_voucher(text: &str, amount: u32) -> Value {
+    json!({
+        "VoucherDate": today().to_string(),
+        "VoucherText": text,
+        "Rows": [
+            {"AccountNumber": 5800, "DebitAmount": amount, "TransactionText": "Resa"},
+            {"AccountNumber": 1930, "CreditAmount": amount}
+        ]
+    })
+}
+
+/// The current calendar year's fiscal year id, from the pulled data.
+async fn current_year_id(deps: &app::Deps, t: &str) -> String {
+    let years = get(deps, t, "/fiscal-years").await.body;
+    years["fiscal_years"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|y| y["start_date"] == format!("{}-01-01", today().year()))
+        .expect("the current year was pulled")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_large_chart_arrives_complete_and_an_unchanged_pull_costs_one_request_per_resource() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        seed: Seed {
+            extra_accounts: 2000,
+        },
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let t = tenant("large-co");
+    connect_tenant(&deps, &sandbox, &t, first_company(&sandbox)).await;
+
+    sandbox.clear_request_log();
+    let report = app::pull::run(&deps, &t).await.unwrap();
+    let first = requests(&sandbox);
+    eprintln!(
+        "first pull of a 2,000-extra-account company: {} requests: {first:#?}",
+        total(&first)
+    );
+    assert!(!report.skipped);
+    assert!(report.mapping_proposed);
+    // Two fiscal years (last year's is locked, read once), each with 2,072 accounts over
+    // three pages of 1,000.
+    assert_eq!(first["GET /v2/accounts/{fiscalyearId}"], 6);
+    assert_eq!(report.changes.accounts.len(), 2);
+    assert!(report.changes.fiscal_years);
+
+    let expected = 2000 + visma_sandbox::seed::BAS_ACCOUNTS.len();
+    let answer = get(&deps, "large-co", "/accounts").await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let accounts = answer.body["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), expected, "every page arrived");
+    let numbers: std::collections::HashSet<&str> = accounts
+        .iter()
+        .map(|a| a["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), expected, "no account twice");
+    assert!(numbers.contains("1930") && numbers.contains("3740"));
+    assert_eq!(
+        accounts[0],
+        json!({"number": "1000", "name": "Konto 1000", "vat_code": null, "active": true})
+    );
+    // Stored in several items, each far below DynamoDB's 400 KB limit.
+    let items: Vec<Value> = deps
+        .table
+        .query_prefix(&format!("TENANT#{t}"), "ACCOUNTS#")
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 2 * expected.div_ceil(store::CHART_PAGE_SIZE));
+    for item in &items {
+        assert!(item.to_string().len() < 100_000);
+    }
+
+    // Nothing changed in Visma: at most one request per resource type (accounts: one for the
+    // one open fiscal year), and nothing announced.
+    sandbox.clear_request_log();
+    let report = app::pull::run(&deps, &t).await.unwrap();
+    let second = requests(&sandbox);
+    eprintln!("unchanged pull: {} requests: {second:#?}", total(&second));
+    for (route, n) in &second {
+        assert_eq!(*n, 1, "{route} was called {n} times");
+    }
+    assert_eq!(
+        second.keys().cloned().collect::<Vec<_>>(),
+        vec![
+            "GET /v2/accounts/{fiscalyearId}",
+            "GET /v2/articleaccountcodings",
+            "GET /v2/fiscalyears",
+            "GET /v2/vatcodes",
+            "GET /v2/vouchers",
+        ]
+    );
+    assert_eq!(report.changes, domain::pull::PullChanges::default());
+    assert!(app::pull::events_to_send(&report).is_empty());
+
+    let status = get(&deps, "large-co", "").await.body;
+    assert_eq!(status["last_sync_result"], "ok");
+    assert!(status["last_sync_at"].is_string());
+}
+
+#[tokio::test]
+async fn an_account_added_in_visma_appears_after_a_manual_sync() {
+    let sandbox = sandbox().await;
+    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let t = tenant("acme");
+    let company = first_company(&sandbox);
+    connect_tenant(&deps, &sandbox, &t, company).await;
+    app::pull::run(&deps, &t).await.unwrap();
+    let fy = current_year_id(&deps, "acme").await;
+    let before = get(&deps, "acme", "/accounts").await.body;
+    assert_eq!(before["fiscal_year_id"], fy.as_str());
+    assert!(!before["accounts"].to_string().contains("\"3010\""));
+    let synced_before = get(&deps, "acme", "").await.body["last_sync_at"].clone();
+
+    sandbox.add_account(company, fy.parse().unwrap(), "3010", "Konsultintäkter");
+    let answer = call(
+        &deps,
+        "POST",
+        "/tenants/acme/visma/sync",
+        Some(&jwt("acme", "owner")),
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    assert!(answer.body["sync_id"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty()));
+    // The queued pull job, run by the worker's handler.
+    let polled = local::poll_once(&deps, 1).await.unwrap();
+    assert_eq!((polled.received, polled.done), (1, 1));
+
+    let after = get(&deps, "acme", &format!("/accounts?fiscal_year={fy}"))
+        .await
+        .body;
+    let added: Vec<&Value> = after["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["number"] == "3010")
+        .collect();
+    assert_eq!(
+        added,
+        vec![
+            &json!({"number": "3010", "name": "Konsultintäkter", "vat_code": null, "active": true})
+        ]
+    );
+    let synced_after = get(&deps, "acme", "").await.body["last_sync_at"].clone();
+    assert_ne!(synced_before, synced_after);
+}
+
+#[tokio::test]
+async fn a_voucher_booked_in_visma_is_delivered_once_and_our_own_are_not() {
+    let sandbox = sandbox().await;
+    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let t = tenant("acme");
+    let company = first_company(&sandbox);
+    connect_tenant(&deps, &sandbox, &t, company).await;
+    app::pull::run(&deps, &t).await.unwrap();
+    let empty = get(&deps, "acme", "/vouchers").await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(empty.body, json!({"vouchers": [], "next_cursor": null}));
+
+    let booked = sandbox.book_manual_voucher(company, manual_voucher("Tågresa", 800));
+    let ours = sandbox.book_manual_voucher(company, manual_voucher("Pushed by Aourly", 100));
+    // What the push pipeline records when it posts a voucher.
+    store::Pulled::new(deps.table.clone())
+        .record_pushed_voucher(&t, ours["Id"].as_str().unwrap())
+        .await
+        .unwrap();
+    let report = app::pull::run(&deps, &t).await.unwrap();
+    assert_eq!(report.changes.vouchers_for_aourly, 1);
+    assert_eq!(
+        app::pull::events_to_send(&report),
+        vec!["visma.vouchers.pulled"]
+    );
+    // Twice more: both re-read the voucher inside the overlap window.
+    for _ in 0..2 {
+        let again = app::pull::run(&deps, &t).await.unwrap();
+        assert_eq!(again.changes.vouchers_for_aourly, 0);
+    }
+
+    let answer = get(&deps, "acme", "/vouchers").await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let vouchers = answer.body["vouchers"].as_array().unwrap();
+    assert_eq!(vouchers.len(), 1, "{vouchers:#?}");
+    let v = &vouchers[0];
+    assert_eq!(v["id"], booked["Id"]);
+    assert_eq!(v["text"], "Tågresa");
+    assert_eq!(v["date"], today().to_string());
+    assert_eq!(v["number"], booked["NumberAndNumberSeries"]);
+    assert_eq!(
+        v["rows"],
+        json!([
+            {"account": "5800", "debit": "800.00", "credit": "0.00", "text": "Resa"},
+            {"account": "1930", "debit": "0.00", "credit": "800.00", "text": null}
+        ])
+    );
+    assert_eq!(answer.body["next_cursor"], Value::Null);
+    // `since` after its arrival: nothing new.
+    let changed_at = v["changed_at"].as_str().unwrap();
+    let later = (chrono::DateTime::parse_from_rfc3339(changed_at).unwrap()
+        + chrono::Duration::milliseconds(1))
+    .to_rfc3339();
+    let none = get(
+        &deps,
+        "acme",
+        &format!("/vouchers?since={}", later.replace('+', "%2B")),
+    )
+    .await;
+    assert_eq!(none.body["vouchers"], json!([]));
+}
+
+#[tokio::test]
+async fn vouchers_page_by_cursor_oldest_first_and_bad_parameters_are_named() {
+    let sandbox = sandbox().await;
+    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let t = tenant("acme");
+    let company = first_company(&sandbox);
+    connect_tenant(&deps, &sandbox, &t, company).await;
+    for i in 0..105 {
+        sandbox.book_manual_voucher(company, manual_voucher(&format!("Utlägg {i}"), 10 + i));
+    }
+    app::pull::run(&deps, &t).await.unwrap();
+
+    let first = get(&deps, "acme", "/vouchers").await.body;
+    assert_eq!(first["vouchers"].as_array().unwrap().len(), 100);
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+    let second = get(&deps, "acme", &format!("/vouchers?cursor={cursor}"))
+        .await
+        .body;
+    assert_eq!(second["vouchers"].as_array().unwrap().len(), 5);
+    assert_eq!(second["next_cursor"], Value::Null);
+    let all: Vec<&Value> = first["vouchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["vouchers"].as_array().unwrap())
+        .collect();
+    let texts: Vec<&str> = all.iter().map(|v| v["text"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (0..105).map(|i| format!("Utlägg {i}")).collect();
+    assert_eq!(texts, expected, "oldest change first, each once");
+    let changed: Vec<&str> = all
+        .iter()
+        .map(|v| v["changed_at"].as_str().unwrap())
+        .collect();
+    assert!(changed.windows(2).all(|w| w[0] < w[1]));
+
+    for (query, field) in [
+        ("since=yesterday", "since"),
+        ("since=2026-13-01T00:00:00Z", "since"),
+        ("cursor=not-a-cursor", "cursor"),
+    ] {
+        let answer = get(&deps, "acme", &format!("/vouchers?{query}")).await;
+        assert_eq!(answer.status, 400, "{query}");
+        assert_eq!(answer.body["errors"][0]["field"], field, "{query}");
+        assert_eq!(answer.headers["content-type"], "application/problem+json");
+    }
+}
+
+#[tokio::test]
+async fn a_new_fiscal_year_is_picked_up_with_its_accounts_and_locked_years_show_locked() {
+    let sandbox = sandbox().await;
+    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let t = tenant("acme");
+    let company = first_company(&sandbox);
+    connect_tenant(&deps, &sandbox, &t, company).await;
+    app::pull::run(&deps, &t).await.unwrap();
+    let years = get(&deps, "acme", "/fiscal-years").await.body;
+    let this_year = today().year();
+    assert_eq!(
+        years["fiscal_years"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|y| (
+                y["start_date"].as_str().unwrap().to_owned(),
+                y["locked"].clone()
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (format!("{}-01-01", this_year - 1), json!(true)),
+            (format!("{this_year}-01-01"), json!(false)),
+        ]
+    );
+    // The locked year's chart was read once, on first sight, and can be shown.
+    let locked_id = years["fiscal_years"][0]["id"].as_str().unwrap().to_owned();
+    let locked_chart = get(&deps, "acme", &format!("/accounts?fiscal_year={locked_id}")).await;
+    assert_eq!(locked_chart.status, 200);
+
+    let next = NaiveDate::from_ymd_opt(this_year + 1, 1, 1).unwrap();
+    let new_id = sandbox.add_fiscal_year(
+        company,
+        next,
+        NaiveDate::from_ymd_opt(this_year + 1, 12, 31).unwrap(),
+    );
+    let current = current_year_id(&deps, "acme").await;
+    sandbox.lock_fiscal_year(company, current.parse().unwrap());
+    sandbox.clear_request_log();
+    let report = app::pull::run(&deps, &t).await.unwrap();
+    assert!(report.changes.fiscal_years);
+    assert_eq!(report.changes.accounts, vec![new_id.to_string()]);
+    assert_eq!(
+        app::pull::events_to_send(&report),
+        vec!["visma.accounts.updated", "visma.fiscal_years.updated"]
+    );
+    // The new year's chart in full; the current year (now locked) no more.
+    assert_eq!(sandbox.count("GET", "/v2/accounts/{fiscalyearId}"), 1);
+
+    let years = get(&deps, "acme", "/fiscal-years").await.body;
+    let list = years["fiscal_years"].as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[1]["id"], current.as_str());
+    assert_eq!(list[1]["locked"], true);
+    assert_eq!(list[2]["id"], new_id.to_string());
+    assert_eq!(list[2]["start_date"], next.to_string());
+    assert_eq!(list[2]["locked"], false);
+    let chart = get(&deps, "acme", &format!("/accounts?fiscal_year={new_id}")).await;
+    assert_eq!(chart.status, 200, "{}", chart.text);
+    assert_eq!(
+        chart.body["accounts"].as_array().unwrap().len(),
+        visma_sandbox::seed::BAS_ACCOUNTS.len()
+    );
+
+    let unknown = get(&deps, "acme", "/accounts?fiscal_year=nope").await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.body["code"], "unknown_fiscal_year");
+}
+
+#[tokio::test]
+async fn one_schedule_tick_queues_a_pull_per_connected_tenant_and_every_tenant_is_pulled() {
+    let sandbox = Arc::new(sandbox().await);
+    sandbox.set_rate_limit(1_000_000, std::time::Duration::from_secs(60));
+    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let company = first_company(&sandbox);
+    let tenants: Vec<TenantId> = (0..200).map(|i| tenant(&format!("t{i:03}"))).collect();
+    let mut tasks = Vec::new();
+    for chunk in tenants.chunks(20) {
+        let (deps, sandbox, chunk) = (deps.clone(), sandbox.clone(), chunk.to_vec());
+        tasks.push(tokio::spawn(async move {
+            for t in &chunk {
+                connect_tenant(&deps, &sandbox, t, company).await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    let report = scheduled_pull::handle_tick(&deps).await.unwrap();
+    assert_eq!(report.tenants_queued, 200);
+
+    // Four workers drain the queue, as concurrent Lambda invocations would.
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let deps = deps.clone();
+        workers.push(tokio::spawn(async move {
+            let mut done = 0;
+            let mut idle = 0;
+            while idle < 3 {
+                let r = local::poll_once(&deps, 1).await.unwrap();
+                assert!(r.returned.is_empty(), "a pull failed");
+                done += r.done;
+                idle = if r.received == 0 { idle + 1 } else { 0 };
+            }
+            done
+        }));
+    }
+    let mut done = 0;
+    for w in workers {
+        done += w.await.unwrap();
+    }
+    assert_eq!(done, 200);
+    for t in &tenants {
+        let c = deps.connections.get(t).await.unwrap().unwrap();
+        assert!(c.last_sync_at.is_some(), "{t} was not pulled");
+        assert_eq!(
+            c.last_sync_result,
+            Some(domain::connection::SyncResult::Ok),
+            "{t}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pull_routes_check_the_caller() {
+    let sandbox = sandbox().await;
+    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    for path in [
+        "/accounts",
+        "/fiscal-years",
+        "/vouchers",
+        "/account-mapping",
+    ] {
+        let answer = call(
+            &deps,
+            "GET",
+            &format!("/tenants/acme/visma{path}"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(answer.status, 401, "{path}");
+        let service = call(
+            &deps,
+            "GET",
+            &format!("/tenants/acme/visma{path}"),
+            Some(&jwt("acme", "performer")),
+            None,
+        )
+        .await;
+        assert_eq!(service.status, 403, "{path}");
+        let other = call(
+            &deps,
+            "GET",
+            &format!("/tenants/acme/visma{path}"),
+            Some(&jwt("other", "owner")),
+            None,
+        )
+        .await;
+        assert_eq!(other.status, 403, "{path}");
+    }
+    // The service role reads.
+    let years = call(
+        &deps,
+        "GET",
+        "/tenants/acme/visma/fiscal-years",
+        Some(&jwt("acme", "service")),
+        None,
+    )
+    .await;
+    assert_eq!(years.status, 200);
+    assert_eq!(years.body, json!({"fiscal_years": []}));
+    for role in ["performer", "service", "coordinator"] {
+        for (method, path, body) in [
+            ("POST", "/sync", None),
+            ("PUT", "/account-mapping", Some(json!({"sales": []}))),
+        ] {
+            let answer = call(
+                &deps,
+                method,
+                &format!("/tenants/acme/visma{path}"),
+                Some(&jwt("acme", role)),
+                body,
+            )
+            .await;
+            assert_eq!(answer.status, 403, "{role} {method} {path}");
+        }
+    }
+    for (method, path) in [("POST", "/sync"), ("PUT", "/account-mapping")] {
+        let answer = call(
+            &deps,
+            method,
+            &format!("/tenants/acme/visma{path}"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(answer.status, 401, "{method} {path}");
+    }
+    // Sync needs a connection.
+    let answer = call(
+        &deps,
+        "POST",
+        "/tenants/acme/visma/sync",
+        Some(&jwt("acme", "owner")),
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, 409);
+    assert_eq!(answer.body["code"], "not_connected");
+    assert!(deps.queue.receive(10, 0).await.unwrap().is_empty());
+}

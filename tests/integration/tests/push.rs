@@ -1,0 +1,784 @@
+//! The push pipeline end to end: webhook → table + queue → sync worker → Visma sandbox, each
+//! record at most once whatever fails on the way (CONTRACT §6 pushing rules).
+
+use app::Deps;
+use domain::{RecordKind, TenantId};
+use integration_tests::{
+    call, connect_tenant, deps_with_sandbox, drain_queue, first_company, jwt, post_webhook, sandbox,
+};
+use serde_json::{json, Value};
+use store::{ItemStatus, SyncItems};
+use visma_sandbox::{DropRule, Faults, Sandbox};
+
+fn customer(id: &str, number: &str) -> Value {
+    json!({"id": id, "number": number, "name": format!("Kund {number} AB"), "is_private_person": false,
+           "org_number": format!("55{number}-0000"), "vat_number": null, "email": "faktura@exempel.se",
+           "address": {"line1": "Storgatan 1", "line2": null, "postal_code": "11122", "city": "Stockholm", "country_code": "SE"},
+           "currency": "SEK", "payment_terms_days": 30})
+}
+
+fn invoice(id: &str, number: &str, customer: Value) -> Value {
+    json!({"id": id, "number": number, "customer": customer,
+           "issue_date": today(), "due_date": today(),
+           "currency": "SEK", "your_reference": "Anna Andersson", "our_reference": null,
+           "lines": [{"description": "Konsulttimmar", "quantity": "12.5", "unit": "h",
+                      "unit_price": "950.00", "vat_rate": "25", "discount_percent": "0"}],
+           "totals": {"net": "11875.00", "vat": "2968.75", "gross": "14843.75"}})
+}
+
+fn today() -> String {
+    chrono::Utc::now().date_naive().to_string()
+}
+
+fn event(id: &str, kind: &str, data: Value) -> Value {
+    json!({"id": id, "type": kind, "tenant": "acme", "created_at": chrono::Utc::now().to_rfc3339(), "data": data})
+}
+
+fn invoice_event(event_id: &str, invoice: Value) -> Value {
+    event(event_id, "invoice.created", json!({"invoice": invoice}))
+}
+
+/// A connected tenant "acme" with its first pull done (chart, codings, proposed mapping).
+async fn ready(sb: &Sandbox) -> (Deps, TenantId) {
+    let deps = deps_with_sandbox(sb, &[]).await;
+    let tenant = TenantId::parse("acme").unwrap();
+    connect_tenant(&deps, sb, &tenant, first_company(sb)).await;
+    app::pull::run(&deps, &tenant).await.expect("first pull");
+    let mapping = app::mapping::current(&deps, &tenant)
+        .await
+        .unwrap()
+        .expect("a proposed mapping");
+    assert!(
+        mapping.complete,
+        "the sandbox company has codings for every rate"
+    );
+    sb.clear_request_log();
+    (deps, tenant)
+}
+
+async fn item(deps: &Deps, tenant: &TenantId, kind: RecordKind, id: &str) -> store::SyncItem {
+    SyncItems::new(deps.table.clone())
+        .get(tenant, kind, id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no item {id}"))
+}
+
+fn invoices_with_reference(sb: &Sandbox, reference: &str) -> usize {
+    sb.customer_invoices(sb.companies()[0].id)
+        .iter()
+        .filter(|i| i["BuyersOrderReference"] == reference)
+        .count()
+}
+
+/// Lets a claim left behind by a "crashed" or uncertain attempt run out now.
+async fn expire_claim(deps: &Deps, tenant: &TenantId, kind: RecordKind, id: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    deps.table
+        .client()
+        .update_item()
+        .table_name(deps.table.name())
+        .key("PK", AttributeValue::S(store::keys::tenant_pk(tenant)))
+        .key("SK", AttributeValue::S(store::keys::item_sk(kind, id)))
+        .update_expression("SET in_flight_since = :old")
+        .expression_attribute_values(":old", AttributeValue::S("2000-01-01T00:00:00Z".into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_invoice_reaches_visma_once_with_its_customer() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    let answer = post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_1",
+            invoice("inv_1", "1042", customer("cus_1", "10042")),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    drain_queue(&deps, 10).await;
+
+    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+    let booked = sb.customer_invoices(first_company(&sb));
+    assert_eq!(booked.len(), 1);
+    let visma = &booked[0];
+    assert_eq!(synced.visma_id.as_deref(), visma["Id"].as_str());
+    assert_eq!(
+        synced.visma_number,
+        Some(visma["InvoiceNumber"].to_string())
+    );
+    assert_eq!(
+        visma["BuyersOrderReference"], "Aourly 1042",
+        "Aourly's number is kept for the accountant"
+    );
+    assert_eq!(visma["YourReference"], "Anna Andersson");
+    assert_eq!(visma["TotalAmount"].to_string(), "14843.75");
+    let customers = sb.customers(first_company(&sb));
+    assert_eq!(customers.len(), 1);
+    assert_eq!(customers[0]["CustomerNumber"], "10042");
+    // New customer: one lookup, one create, one invoice (terms of payment are read once).
+    assert_eq!(sb.count("POST", "/v2/customerinvoices"), 1);
+    assert_eq!(sb.count("POST", "/v2/customers"), 1);
+
+    // The same invoice again (a new event id) and a manual retry change nothing.
+    sb.clear_request_log();
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_2",
+            invoice("inv_1", "1042", customer("cus_1", "10042")),
+        ),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let retry = call(
+        &deps,
+        "POST",
+        "/tenants/acme/visma/sync-items/invoice/inv_1/retry",
+        Some(&jwt("acme", "owner")),
+        None,
+    )
+    .await;
+    assert_eq!(retry.status, 409);
+    assert_eq!(sb.count("POST", "/v2/customerinvoices"), 0);
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+
+    // A known customer: the next invoice costs exactly one Visma request.
+    sb.clear_request_log();
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_3",
+            invoice("inv_2", "1043", customer("cus_1", "10042")),
+        ),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    assert_eq!(
+        sb.request_log()
+            .iter()
+            .filter(|r| r.route.starts_with("/v2/"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_three_times_at_once_is_one_invoice() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    let body = invoice_event(
+        "evt_1",
+        invoice("inv_1", "1042", customer("cus_1", "10042")),
+    );
+    let (a, b, c) = tokio::join!(
+        post_webhook(&deps, &body),
+        post_webhook(&deps, &body),
+        post_webhook(&deps, &body)
+    );
+    let mut statuses = vec![
+        a.body["status"].clone(),
+        b.body["status"].clone(),
+        c.body["status"].clone(),
+    ];
+    statuses.sort_by_key(|s| s.to_string());
+    assert_eq!(
+        statuses,
+        [json!("duplicate"), json!("duplicate"), json!("queued")]
+    );
+    // And three workers racing on the same record (a duplicate SQS delivery).
+    let (x, y, z) = tokio::join!(
+        app::push::run(&deps, &tenant, RecordKind::Invoice, "inv_1"),
+        app::push::run(&deps, &tenant, RecordKind::Invoice, "inv_1"),
+        app::push::run(&deps, &tenant, RecordKind::Invoice, "inv_1"),
+    );
+    let synced = [&x, &y, &z]
+        .iter()
+        .filter(|r| matches!(r, Ok(app::push::PushOutcome::Synced { .. })))
+        .count();
+    assert_eq!(synced, 1, "{x:?} {y:?} {z:?}");
+    drain_queue(&deps, 10).await;
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    assert_eq!(sb.count("POST", "/v2/customerinvoices"), 1);
+}
+
+#[tokio::test]
+async fn a_dropped_connection_after_visma_committed_still_gives_one_invoice() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    sb.set_faults(Faults {
+        drop_after_commit: vec![DropRule {
+            method: "POST".into(),
+            route: "/v2/customerinvoices".into(),
+            times: 1,
+        }],
+        ..Faults::default()
+    });
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_1",
+            invoice("inv_1", "1042", customer("cus_1", "10042")),
+        ),
+    )
+    .await;
+    // First attempt: Visma booked it, the answer never came. The claim is kept.
+    let report = local::poll_once(&deps, 0).await.unwrap();
+    assert_eq!((report.received, report.returned.len()), (1, 1));
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    let pending = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(pending.status, ItemStatus::Pending);
+    assert!(
+        pending.in_flight_owner.is_some(),
+        "an uncertain outcome keeps the claim"
+    );
+
+    // The lease runs out; the retry looks the invoice up instead of booking it again.
+    expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    for handle in &report.returned {
+        deps.queue.change_visibility(handle, 0).await.unwrap();
+    }
+    drain_queue(&deps, 5).await;
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    assert_eq!(sb.count("POST", "/v2/customerinvoices"), 1);
+    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(
+        synced.visma_id.as_deref(),
+        sb.customer_invoices(first_company(&sb))[0]["Id"].as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_crash_between_the_visma_call_and_the_table_write_gives_no_duplicate() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_1",
+            invoice("inv_1", "1042", customer("cus_1", "10042")),
+        ),
+    )
+    .await;
+    // A worker claims the item and books the invoice in Visma, then dies before writing back:
+    // run it to completion, then put the item back as the crash would have left it.
+    let items = SyncItems::new(deps.table.clone());
+    let store::Claim::Claimed { .. } = items
+        .claim(
+            &tenant,
+            RecordKind::Invoice,
+            "inv_1",
+            "crashed-worker",
+            chrono::Utc::now(),
+            chrono::Duration::seconds(60),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("claim");
+    };
+    // What the crashed worker sent (same body shape as the pipeline's).
+    let crashed = deps.clone();
+    let customer_id = {
+        let tokens = app::tokens::TenantTokens::new(&crashed, tenant.clone());
+        let api = crashed.visma.connect(&tokens);
+        let terms = api
+            .terms_of_payment()
+            .list_all(&visma::ListQuery::new())
+            .await
+            .unwrap()
+            .items[0]
+            .id;
+        let mut c = visma::models::Customer::new("Kund 10042 AB", terms);
+        c.customer_number = Some("10042".into());
+        c.invoice_city = Some("Stockholm".into());
+        c.invoice_postal_code = Some("11122".into());
+        c.is_active = true;
+        api.customers().create(&c).await.unwrap().id.unwrap()
+    };
+    let mapping = app::mapping::current(&deps, &tenant)
+        .await
+        .unwrap()
+        .unwrap();
+    let article = mapping
+        .entry_for_rate(domain::VatRate::TwentyFive)
+        .unwrap()
+        .article_id
+        .clone()
+        .unwrap();
+    {
+        let tokens = app::tokens::TenantTokens::new(&crashed, tenant.clone());
+        let api = crashed.visma.connect(&tokens);
+        let mut inv = visma::models::CustomerInvoice::new(
+            customer_id,
+            vec![visma::models::CustomerInvoiceRow {
+                article_id: Some(visma::models::ArticleId::new(
+                    uuid::Uuid::parse_str(&article).unwrap(),
+                )),
+                quantity: Some("12.5".parse().unwrap()),
+                unit_price: Some("950.00".parse().unwrap()),
+                ..Default::default()
+            }],
+        );
+        inv.buyers_order_reference = Some("Aourly 1042".into());
+        api.customer_invoices().create(&inv).await.unwrap();
+    }
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+
+    // The claim expires; the queued job runs again.
+    expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    drain_queue(&deps, 10).await;
+    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+    assert_eq!(
+        invoices_with_reference(&sb, "Aourly 1042"),
+        1,
+        "no duplicate"
+    );
+}
+
+#[tokio::test]
+async fn flaky_visma_and_a_tight_rate_limit_still_sync_fifty_invoices_once_each() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    sb.set_faults(Faults {
+        server_error_rate_percent: 30,
+        ..Faults::default()
+    });
+    sb.set_rate_limit(10, std::time::Duration::from_secs(2));
+    for n in 0..50 {
+        let answer = post_webhook(
+            &deps,
+            &invoice_event(
+                &format!("evt_{n}"),
+                invoice(
+                    &format!("inv_{n}"),
+                    &format!("{}", 2000 + n),
+                    customer(&format!("cus_{}", n % 5), &format!("{}", 20000 + n % 5)),
+                ),
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, 202);
+    }
+    // Run the worker until every item is synced (uncertain outcomes never happen with plain
+    // 5xx: Visma answered, so nothing is left claimed).
+    for _ in 0..200 {
+        let report = local::poll_once(&deps, 0).await.unwrap();
+        for handle in &report.returned {
+            deps.queue.change_visibility(handle, 0).await.unwrap();
+        }
+        if report.received == 0 {
+            break;
+        }
+    }
+    let items = SyncItems::new(deps.table.clone());
+    let all = items
+        .all_with_status(&tenant, &[ItemStatus::Synced])
+        .await
+        .unwrap();
+    let invoices = all.iter().filter(|i| i.kind == RecordKind::Invoice).count();
+    let stuck: Vec<String> = items
+        .all_with_status(
+            &tenant,
+            &[ItemStatus::Pending, ItemStatus::Failed, ItemStatus::Blocked],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| {
+            format!(
+                "{} {:?} {:?} attempts {}",
+                i.id, i.status, i.last_error, i.attempts
+            )
+        })
+        .collect();
+    assert_eq!(invoices, 50, "every invoice synced; stuck: {stuck:#?}");
+    let booked = sb.customer_invoices(first_company(&sb));
+    assert_eq!(booked.len(), 50, "none twice");
+    let mut refs: Vec<String> = booked
+        .iter()
+        .map(|i| i["BuyersOrderReference"].as_str().unwrap().to_owned())
+        .collect();
+    refs.sort();
+    refs.dedup();
+    assert_eq!(refs.len(), 50);
+    assert_eq!(
+        sb.customers(first_company(&sb)).len(),
+        5,
+        "customers matched, not duplicated"
+    );
+    let log = sb.request_log();
+    let api_calls = log.iter().filter(|r| r.route.starts_with("/v2/")).count();
+    let errors = log.iter().filter(|r| r.status >= 500).count();
+    let limited = log.iter().filter(|r| r.status == 429).count();
+    println!("50 invoices with 30 % 5xx and 10 req/2 s per route: {api_calls} Visma requests ({:.2} per invoice), {errors} 5xx, {limited} 429", api_calls as f64 / 50.0);
+}
+
+#[tokio::test]
+async fn a_poison_message_dead_letters_then_a_retry_syncs_it() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    sb.set_faults(Faults {
+        server_error_on: vec![DropRule {
+            method: "POST".into(),
+            route: "/v2/customerinvoices".into(),
+            times: 1000,
+        }],
+        ..Faults::default()
+    });
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_1",
+            invoice("inv_1", "1042", customer("cus_1", "10042")),
+        ),
+    )
+    .await;
+    drain_queue(&deps, 20).await;
+    let failed = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(failed.status, ItemStatus::Failed);
+    assert_eq!(
+        failed.last_error.as_ref().unwrap().code,
+        "retries_exhausted"
+    );
+    let dead = deps.queue.receive_dead_letters(10, 1).await.unwrap();
+    assert_eq!(dead.len(), 1, "the job waits in the dead-letter queue");
+
+    // The cause is fixed; the owner retries from the Integrations page.
+    sb.set_faults(Faults::default());
+    let retry = call(
+        &deps,
+        "POST",
+        "/tenants/acme/visma/sync-items/invoice/inv_1/retry",
+        Some(&jwt("acme", "owner")),
+        None,
+    )
+    .await;
+    assert_eq!(retry.status, 202, "{}", retry.text);
+    drain_queue(&deps, 10).await;
+    assert_eq!(
+        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
+            .await
+            .status,
+        ItemStatus::Synced
+    );
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    // The stale dead letter, replayed, does nothing.
+    let replay: domain::SyncJob = serde_json::from_str(&dead[0].body).unwrap();
+    deps.queue.send(&replay, 0).await.unwrap();
+    drain_queue(&deps, 5).await;
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+}
+
+#[tokio::test]
+async fn blocked_on_the_mapping_resumes_when_the_mapping_is_fixed() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    // The owner's saved mapping lacks 12 %.
+    let current = call(
+        &deps,
+        "GET",
+        "/tenants/acme/visma/account-mapping",
+        Some(&jwt("acme", "owner")),
+        None,
+    )
+    .await
+    .body;
+    let full = current.clone();
+    let mut without_12 = current.clone();
+    without_12["sales"] = json!(current["sales"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["vat_rate"] != "12")
+        .cloned()
+        .collect::<Vec<_>>());
+    let saved = call(
+        &deps,
+        "PUT",
+        "/tenants/acme/visma/account-mapping",
+        Some(&jwt("acme", "owner")),
+        Some(without_12),
+    )
+    .await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+
+    let mut inv = invoice("inv_1", "1042", customer("cus_1", "10042"));
+    inv["lines"][0]["vat_rate"] = json!("12");
+    inv["totals"] = json!({"net": "11875.00", "vat": "1425.00", "gross": "13300.00"});
+    post_webhook(&deps, &invoice_event("evt_1", inv)).await;
+    drain_queue(&deps, 10).await;
+    let blocked = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(blocked.status, ItemStatus::Blocked);
+    let error = blocked.last_error.unwrap();
+    assert_eq!(error.code, "mapping_incomplete");
+    assert!(
+        error.detail.unwrap().contains("12 %"),
+        "the blocked item names the rate"
+    );
+    assert!(
+        sb.customer_invoices(first_company(&sb)).is_empty(),
+        "nothing posted to a guessed account"
+    );
+
+    let fixed = call(
+        &deps,
+        "PUT",
+        "/tenants/acme/visma/account-mapping",
+        Some(&jwt("acme", "owner")),
+        Some(full),
+    )
+    .await;
+    assert_eq!(fixed.status, 200, "{}", fixed.text);
+    drain_queue(&deps, 10).await;
+    assert_eq!(
+        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
+            .await
+            .status,
+        ItemStatus::Synced
+    );
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+}
+
+#[tokio::test]
+async fn a_credit_note_names_the_credited_visma_invoice() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_1",
+            invoice("inv_1", "1042", customer("cus_1", "10042")),
+        ),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let original = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    let mut credit = invoice("inv_1c", "1043", customer("cus_1", "10042"));
+    credit["lines"][0]["quantity"] = json!("-12.5");
+    credit["totals"] = json!({"net": "-11875.00", "vat": "-2968.75", "gross": "-14843.75"});
+    post_webhook(
+        &deps,
+        &event(
+            "evt_2",
+            "invoice.credited",
+            json!({"invoice": credit, "credits_invoice_id": "inv_1"}),
+        ),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1c").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+    let booked = sb.customer_invoices(first_company(&sb));
+    let credit = booked
+        .iter()
+        .find(|i| i["BuyersOrderReference"] == "Aourly 1043")
+        .unwrap();
+    assert_eq!(credit["IsCreditInvoice"], true);
+    assert_eq!(credit["TotalAmount"].to_string(), "-14843.75");
+    let named = format!("Kreditering av faktura {}", original.visma_number.unwrap());
+    assert_eq!(credit["OurReference"], named.as_str());
+}
+
+#[tokio::test]
+async fn customers_are_created_matched_and_kept_in_step() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    post_webhook(
+        &deps,
+        &event(
+            "evt_1",
+            "customer.created",
+            json!({"customer": customer("cus_1", "10042")}),
+        ),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let created = item(&deps, &tenant, RecordKind::Customer, "cus_1").await;
+    assert_eq!(
+        created.status,
+        ItemStatus::Synced,
+        "{:?}",
+        created.last_error
+    );
+    let mut changed = customer("cus_1", "10042");
+    changed["email"] = json!("ekonomi@exempel.se");
+    post_webhook(
+        &deps,
+        &event("evt_2", "customer.updated", json!({"customer": changed})),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let customers = sb.customers(first_company(&sb));
+    assert_eq!(customers.len(), 1);
+    assert_eq!(customers[0]["EmailAddress"], "ekonomi@exempel.se");
+    assert_eq!(created.visma_id.as_deref(), customers[0]["Id"].as_str());
+
+    // A customer that already exists in Visma (by org number) is matched, not duplicated.
+    let mut private = customer("cus_2", "10043");
+    private["number"] = Value::Null;
+    private["org_number"] = customers[0]["CorporateIdentityNumber"].clone();
+    post_webhook(
+        &deps,
+        &event("evt_3", "customer.created", json!({"customer": private})),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    assert_eq!(sb.customers(first_company(&sb)).len(), 1);
+    assert_eq!(
+        item(&deps, &tenant, RecordKind::Customer, "cus_2")
+            .await
+            .visma_id,
+        created.visma_id
+    );
+
+    // A private person is created as one.
+    let mut person = customer("cus_3", "10044");
+    person["is_private_person"] = json!(true);
+    person["org_number"] = json!("19800101-1234");
+    post_webhook(
+        &deps,
+        &event("evt_4", "customer.created", json!({"customer": person})),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let all = sb.customers(first_company(&sb));
+    let p = all.iter().find(|c| c["CustomerNumber"] == "10044").unwrap();
+    assert_eq!(p["IsPrivatePerson"], true);
+}
+
+#[tokio::test]
+async fn vouchers_are_pushed_checked_and_not_pulled_back() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    let voucher = json!({"id": "vch_7", "date": today(), "text": "Utlägg tåg", "rows": [
+        {"account": "5800", "debit": "800.00", "credit": "0", "text": "Resa"},
+        {"account": "2641", "debit": "48.00", "credit": "0", "text": "Moms 6%"},
+        {"account": "1930", "debit": "0", "credit": "848.00", "text": null}]});
+    post_webhook(
+        &deps,
+        &event("evt_1", "voucher.created", json!({"voucher": voucher})),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let synced = item(&deps, &tenant, RecordKind::Voucher, "vch_7").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+    let vouchers = sb.vouchers(first_company(&sb));
+    let ours: Vec<_> = vouchers
+        .iter()
+        .filter(|v| {
+            v["VoucherText"]
+                .as_str()
+                .unwrap()
+                .contains("[Aourly vch_7]")
+        })
+        .collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(
+        synced.visma_number.as_deref(),
+        ours[0]["NumberAndNumberSeries"].as_str()
+    );
+
+    // A voucher on an account Visma does not have waits for the owner, naming the account.
+    let bad = json!({"id": "vch_8", "date": today(), "text": "Fel konto", "rows": [
+        {"account": "9999", "debit": "100.00", "credit": "0", "text": null},
+        {"account": "1930", "debit": "0", "credit": "100.00", "text": null}]});
+    post_webhook(
+        &deps,
+        &event("evt_2", "voucher.created", json!({"voucher": bad})),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let blocked = item(&deps, &tenant, RecordKind::Voucher, "vch_8").await;
+    assert_eq!(blocked.status, ItemStatus::Blocked);
+    assert_eq!(blocked.last_error.as_ref().unwrap().code, "account_missing");
+    assert!(blocked.last_error.unwrap().detail.unwrap().contains("9999"));
+
+    // Our own voucher is not handed back to Aourly by the next pull.
+    app::pull::run(&deps, &tenant).await.unwrap();
+    let pulled = call(
+        &deps,
+        "GET",
+        "/tenants/acme/visma/vouchers",
+        Some(&jwt("acme", "service")),
+        None,
+    )
+    .await;
+    assert_eq!(pulled.status, 200, "{}", pulled.text);
+    assert!(!pulled.text.contains("[Aourly vch_7]"), "{}", pulled.text);
+}
+
+#[tokio::test]
+async fn an_expired_connection_blocks_and_reconnect_resumes() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    deps.connections
+        .leave_connected(
+            &tenant,
+            domain::connection::ConnectionStatus::Expired,
+            Some("test"),
+            chrono::Utc::now(),
+            true,
+        )
+        .await
+        .unwrap();
+    let answer = post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_1",
+            invoice("inv_1", "1042", customer("cus_1", "10042")),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, 202);
+    assert_eq!(
+        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
+            .await
+            .status,
+        ItemStatus::Blocked
+    );
+
+    // Reconnect (the whole callback flow) resumes it without another webhook.
+    sb.set_auto_approve(true, Some(first_company(&sb)));
+    let started = call(
+        &deps,
+        "POST",
+        "/tenants/acme/visma/connect",
+        Some(&jwt("acme", "owner")),
+        Some(json!({"return_url": "http://localhost:5173/x"})),
+    )
+    .await;
+    let authorize_url = started.body["authorize_url"].as_str().unwrap();
+    let redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(authorize_url)
+        .send()
+        .await
+        .unwrap();
+    let back = url::Url::parse(redirect.headers()["location"].to_str().unwrap()).unwrap();
+    let landed = call(
+        &deps,
+        "GET",
+        &format!("{}?{}", back.path(), back.query().unwrap()),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(landed.status, 302);
+    drain_queue(&deps, 10).await;
+    assert_eq!(
+        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
+            .await
+            .status,
+        ItemStatus::Synced
+    );
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+}
