@@ -20,6 +20,24 @@ pub use auth::{Access, Caller};
 /// The secrets this function reads at start-up.
 pub const SECRETS: &[Secret] = &[Secret::JwtSecret, Secret::VismaClientSecret];
 
+/// Every route [`router`] serves, as `(method, path template)`: the list the OpenAPI document
+/// is checked against (`tests/integration/tests/openapi.rs`), which also proves each entry is
+/// served and no other method is.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/health"),
+    ("GET", "/tenants/{tenant}/visma"),
+    ("DELETE", "/tenants/{tenant}/visma"),
+    ("POST", "/tenants/{tenant}/visma/connect"),
+    ("POST", "/tenants/{tenant}/visma/sync"),
+    ("GET", "/tenants/{tenant}/visma/accounts"),
+    ("GET", "/tenants/{tenant}/visma/fiscal-years"),
+    ("GET", "/tenants/{tenant}/visma/vouchers"),
+    ("GET", "/tenants/{tenant}/visma/account-mapping"),
+    ("PUT", "/tenants/{tenant}/visma/account-mapping"),
+    ("GET", "/tenants/{tenant}/visma/sync-items"),
+    ("POST", "/tenants/{tenant}/visma/sync-items/{kind}/{id}/retry"),
+];
+
 /// Every route of this function. The same router runs in Lambda (through `lambda_http`) and in
 /// `make serve`.
 pub fn router(deps: Deps) -> Router {

@@ -13,6 +13,11 @@ use axum::Router;
 use store::resources::{self, Definitions};
 use store::{ReceivedMessage, StoreError};
 
+/// Every `(method, path template)` the service serves over HTTP.
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    [api::ROUTES, oauth_callback::ROUTES, webhook::ROUTES].concat()
+}
+
 /// Every HTTP route of the service, as API Gateway routes them to the three HTTP functions.
 pub fn http_router(deps: &Deps) -> Router {
     api::router(deps.clone())

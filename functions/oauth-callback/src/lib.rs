@@ -12,6 +12,9 @@ pub const SECRETS: &[Secret] = &[Secret::VismaClientSecret];
 
 pub const PATH: &str = "/oauth/visma/callback";
 
+/// Every route [`router`] serves (see `api::ROUTES`).
+pub const ROUTES: &[(&str, &str)] = &[("GET", PATH)];
+
 pub fn router(deps: Deps) -> Router {
     Router::new().route(PATH, get(callback)).with_state(deps)
 }

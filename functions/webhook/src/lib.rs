@@ -13,6 +13,9 @@ pub const SECRETS: &[Secret] = &[Secret::WebhookSecret];
 
 pub const PATH: &str = "/webhooks/aourly";
 
+/// Every route [`router`] serves (see `api::ROUTES`).
+pub const ROUTES: &[(&str, &str)] = &[("POST", PATH)];
+
 pub fn router(deps: Deps) -> Router {
     Router::new().route(PATH, post(receive)).with_state(deps)
 }
