@@ -121,12 +121,12 @@ print(hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).he
 # `d` holds, or fails after $TIMEOUT seconds. The sync worker picks jobs up within a second or
 # two; `make serve` long-polls the queue continuously.
 wait_for() {
-  local what=$1 url=$2 cond=$3 waited=0
+  local what=$1 url=$2 cond=$3 started=$SECONDS
   while :; do
     call GET "$url" 200 "" "$SERVICE_TOKEN"
-    [ "$(get "bool($cond)")" = True ] && return 0
-    [ "$waited" -ge $((TIMEOUT * 2)) ] && fail "waited ${TIMEOUT}s for $what"
-    sleep 0.5; waited=$((waited + 1))
+    [ "$(get "bool($cond)")" = true ] && { info "(after $((SECONDS - started)) s)"; return 0; }
+    [ $((SECONDS - started)) -ge "$TIMEOUT" ] && fail "waited ${TIMEOUT}s for $what"
+    sleep 0.5
   done
 }
 
@@ -166,7 +166,10 @@ esac
 
 step "Status: what the Visma card on the Integrations page shows (GET /tenants/$TENANT/visma)"
 call GET "$BASE" 200
-show '{k: d[k] for k in ("status", "visma_company", "connected_at", "mapping_complete", "warnings")}'
+show '{k: d[k] for k in ("status", "visma_company", "connected_at", "last_sync_at", "mapping_complete", "counts", "warnings")}'
+if [ "$(get '"mapping_incomplete" in d["warnings"]')" = true ]; then
+  info "(no mapping yet, hence mapping_incomplete: the first pull proposes one)"
+fi
 [ "$(get 'd["status"]')" = connected ] || fail "status is not connected"
 
 step "First pull: the callback queued it; the sync worker reads fiscal years, the chart of accounts," \
@@ -184,7 +187,7 @@ step "Account mapping: proposed after the first pull from the company's article 
 call GET "$BASE/account-mapping" 200
 each 'd["sales"]' 'VAT {vat_rate:>2} %  revenue {revenue_account}  VAT account {vat_account}  article {article_id}'
 fmt 'accounts {accounts}  confirmed={confirmed}  complete={complete}'
-[ "$(get 'd["complete"]')" = True ] || fail "the proposed mapping is not complete"
+[ "$(get 'd["complete"]')" = true ] || fail "the proposed mapping is not complete"
 mapping=$(get '{"sales": [{k: e[k] for k in ("vat_rate", "article_coding_id", "revenue_account", "vat_account")} for e in d["sales"]], "accounts": d["accounts"]}')
 info "The owner reviews it and clicks Save: PUT /account-mapping with the same entries"
 call PUT "$BASE/account-mapping" 200 "$mapping"

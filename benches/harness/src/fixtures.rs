@@ -37,7 +37,10 @@ pub async fn ready(deps: &Deps, sb: &Sandbox, tenant: &str, company: uuid::Uuid)
         .await
         .expect("read the mapping")
         .expect("a proposed mapping");
-    assert!(mapping.complete, "the sandbox company has codings for every rate");
+    assert!(
+        mapping.complete,
+        "the sandbox company has codings for every rate"
+    );
     tenant
 }
 
@@ -46,7 +49,9 @@ pub fn visma_requests(sb: &Sandbox) -> std::collections::BTreeMap<String, u64> {
     let mut counts = std::collections::BTreeMap::new();
     for r in sb.request_log() {
         if r.route.starts_with("/v2/") {
-            *counts.entry(format!("{} {}", r.method, r.route)).or_insert(0) += 1;
+            *counts
+                .entry(format!("{} {}", r.method, r.route))
+                .or_insert(0) += 1;
         }
     }
     counts

@@ -40,7 +40,14 @@ pub fn section(title: &str) {
 
 /// The summary as a Markdown table (pasted into README's Benchmarks section).
 pub fn summary() {
-    let rows = ROWS.lock().map(|r| r.iter().map(|r| (r.figure.clone(), r.value.clone(), r.goal.clone(), r.met)).collect::<Vec<_>>()).unwrap_or_default();
+    let rows = ROWS
+        .lock()
+        .map(|r| {
+            r.iter()
+                .map(|r| (r.figure.clone(), r.value.clone(), r.goal.clone(), r.met))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
     println!("\n=== Summary ===\n");
     println!("| Figure | Measured | Goal | |");
     println!("|---|---|---|---|");
@@ -61,6 +68,8 @@ pub fn percentile_ms(samples: &mut [std::time::Duration], p: u32) -> f64 {
     }
     samples.sort();
     let n = samples.len();
-    let rank = (usize::try_from(p).unwrap_or(100) * n).div_ceil(100).clamp(1, n);
+    let rank = (usize::try_from(p).unwrap_or(100) * n)
+        .div_ceil(100)
+        .clamp(1, n);
     samples[rank - 1].as_secs_f64() * 1000.0
 }

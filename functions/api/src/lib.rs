@@ -35,7 +35,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/tenants/{tenant}/visma/account-mapping"),
     ("PUT", "/tenants/{tenant}/visma/account-mapping"),
     ("GET", "/tenants/{tenant}/visma/sync-items"),
-    ("POST", "/tenants/{tenant}/visma/sync-items/{kind}/{id}/retry"),
+    (
+        "POST",
+        "/tenants/{tenant}/visma/sync-items/{kind}/{id}/retry",
+    ),
 ];
 
 /// Every route of this function. The same router runs in Lambda (through `lambda_http`) and in

@@ -99,6 +99,9 @@ pub struct Config {
     pub return_url_prefixes: Vec<String>,
     pub events_url: Option<Url>,
     pub token_kms_key_id: Option<String>,
+    /// Visma's rate limit per client and endpoint, shared by all tenants (`VISMA_RATE_LIMIT`,
+    /// `requests/seconds`, default `600/60`); the pacer keeps every worker together under it.
+    pub visma_rate_limit: crate::pacer::RateLimit,
     pub local: LocalConfig,
     pub secrets: Secrets,
     unresolved: HashMap<Secret, SecretSource>,
@@ -208,6 +211,12 @@ impl Config {
                 .map(|v| url("AOURLY_EVENTS_URL", v))
                 .transpose()?,
             token_kms_key_id: get("TOKEN_KMS_KEY_ID"),
+            visma_rate_limit: match get("VISMA_RATE_LIMIT") {
+                None => crate::pacer::RateLimit::VISMA,
+                Some(raw) => crate::pacer::RateLimit::parse(&raw).ok_or_else(|| {
+                    ConfigError::new("VISMA_RATE_LIMIT", "is not requests/seconds like 600/60")
+                })?,
+            },
             local: LocalConfig {
                 http_addr,
                 schedule_every: Duration::from_secs(schedule_seconds),

@@ -66,7 +66,14 @@ impl Deps {
             problem: format!("cannot be used ({e})"),
         };
         let oauth = VismaOAuth::new(&visma_config).map_err(invalid)?;
-        let visma = ApiClient::new(&visma_config).map_err(invalid)?;
+        let pacer = crate::pacer::SharedPacer::new(
+            store::RateBuckets::new(table.clone()),
+            &config.visma_client_id,
+            config.visma_rate_limit,
+        );
+        let visma = ApiClient::new(&visma_config)
+            .map_err(invalid)?
+            .with_pacer(Arc::new(pacer));
         Ok(Self {
             connections: Connections::new(table.clone()),
             claims: AccountingClaims::new(table.clone()),

@@ -8,6 +8,7 @@ mod deps;
 pub mod events;
 pub mod items;
 pub mod mapping;
+pub mod pacer;
 mod problem;
 pub mod pull;
 pub mod push;

@@ -12,6 +12,7 @@ pub mod keys;
 mod oauth_state;
 mod pulled;
 mod queue;
+mod rate;
 pub mod resources;
 mod table;
 mod tokens;
@@ -26,6 +27,7 @@ pub use items::{
 pub use oauth_state::{OAuthStates, PendingAuthorization};
 pub use pulled::{PullState, Pulled, VoucherPosition, CHART_PAGE_SIZE};
 pub use queue::{Queue, ReceivedMessage};
+pub use rate::RateBuckets;
 pub use table::{Item, Table};
 pub use tokens::{StoredTokens, TokenVault};
 

@@ -48,6 +48,16 @@ struct Inner {
     http: reqwest::Client,
     base: Url,
     retry: RetryPolicy,
+    pacer: Option<Arc<dyn Pacer>>,
+}
+
+/// Paces requests under Visma's rate limit (600 per minute per client and endpoint), which is
+/// shared by every tenant and every concurrent Lambda: the caller implements it over shared
+/// state, and the client waits on it before each request.
+#[async_trait::async_trait]
+pub trait Pacer: Send + Sync {
+    /// Returns when one request on `method route` (route = path template) may be sent.
+    async fn acquire(&self, method: &str, route: &'static str);
 }
 
 /// Process-wide API client: HTTP connection pool, base URL and retry policy. Cheap to clone.
@@ -83,6 +93,19 @@ impl ApiClient {
                 http,
                 base: api_url,
                 retry: RetryPolicy::default(),
+                pacer: None,
+            }),
+        }
+    }
+
+    /// Waits on `pacer` before every request.
+    pub fn with_pacer(self, pacer: Arc<dyn Pacer>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                base: self.inner.base.clone(),
+                retry: self.inner.retry.clone(),
+                pacer: Some(pacer),
             }),
         }
     }
@@ -93,6 +116,7 @@ impl ApiClient {
                 http: self.inner.http.clone(),
                 base: self.inner.base.clone(),
                 retry,
+                pacer: self.inner.pacer.clone(),
             }),
         }
     }
@@ -258,6 +282,9 @@ impl<'a, T: TokenSource + ?Sized> VismaApi<'a, T> {
                 .body(body.clone());
         }
 
+        if let Some(pacer) = &inner.pacer {
+            pacer.acquire(call.method.as_str(), call.template).await;
+        }
         let started = Instant::now();
         let response = match request.send().await {
             Ok(r) => r,

@@ -27,7 +27,7 @@ pub mod query;
 pub mod token;
 
 pub use api::{ConvertOptions, VoucherOptions};
-pub use client::{ApiClient, RetryPolicy, VismaApi};
+pub use client::{ApiClient, Pacer, RetryPolicy, VismaApi};
 pub use config::VismaConfig;
 pub use error::{ApiError, ErrorClass, FieldError, TokenError, VismaError};
 pub use oauth::{CsrfToken, PkceCodeChallenge, PkceCodeVerifier, TokenSet, VismaOAuth, ACR_VALUES};

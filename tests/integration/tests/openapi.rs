@@ -9,7 +9,11 @@ fn documented() -> BTreeSet<(String, String)> {
     let path = format!("{}/../../docs/openapi.yaml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap();
     let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
-    assert_eq!(doc["openapi"].as_str().map(|v| v.starts_with("3.1")), Some(true), "OpenAPI 3.1");
+    assert_eq!(
+        doc["openapi"].as_str().map(|v| v.starts_with("3.1")),
+        Some(true),
+        "OpenAPI 3.1"
+    );
     let mut routes = BTreeSet::new();
     for (path, item) in doc["paths"].as_mapping().expect("paths").iter() {
         let path = path.as_str().unwrap().to_owned();
@@ -43,8 +47,14 @@ fn the_document_and_the_router_list_the_same_routes() {
     let served = served();
     let undocumented: Vec<_> = served.difference(&documented).collect();
     let unserved: Vec<_> = documented.difference(&served).collect();
-    assert!(undocumented.is_empty(), "served but not documented: {undocumented:?}");
-    assert!(unserved.is_empty(), "documented but not served: {unserved:?}");
+    assert!(
+        undocumented.is_empty(),
+        "served but not documented: {undocumented:?}"
+    );
+    assert!(
+        unserved.is_empty(),
+        "documented but not served: {unserved:?}"
+    );
 }
 
 #[tokio::test]
@@ -66,8 +76,12 @@ async fn every_listed_route_is_served_and_no_other_method_is() {
             if served.contains(&(method.to_owned(), template.clone())) {
                 continue;
             }
-            let answer = integration_tests::call(&deps, method, &concrete(template), None, None).await;
-            assert_eq!(answer.status, 405, "{method} {template} answers although undocumented");
+            let answer =
+                integration_tests::call(&deps, method, &concrete(template), None, None).await;
+            assert_eq!(
+                answer.status, 405,
+                "{method} {template} answers although undocumented"
+            );
         }
     }
 }

@@ -40,7 +40,11 @@ fn invoice_event(event_id: &str, invoice: Value) -> Value {
 
 /// A connected tenant "acme" with its first pull done (chart, codings, proposed mapping).
 async fn ready(sb: &Sandbox) -> (Deps, TenantId) {
-    let deps = deps_with_sandbox(sb, &[]).await;
+    ready_with(sb, &[]).await
+}
+
+async fn ready_with(sb: &Sandbox, overrides: &[(&str, &str)]) -> (Deps, TenantId) {
+    let deps = deps_with_sandbox(sb, overrides).await;
     let tenant = TenantId::parse("acme").unwrap();
     connect_tenant(&deps, sb, &tenant, first_company(sb)).await;
     app::pull::run(&deps, &tenant).await.expect("first pull");
@@ -781,4 +785,82 @@ async fn an_expired_connection_blocks_and_reconnect_resumes() {
         ItemStatus::Synced
     );
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+}
+
+#[tokio::test]
+async fn concurrent_workers_share_the_rate_budget_instead_of_meeting_429s() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready_with(&sb, &[("VISMA_RATE_LIMIT", "10/2")]).await;
+    sb.set_rate_limit(10, std::time::Duration::from_secs(2));
+    // A known customer, so each invoice is one POST on the same route.
+    post_webhook(
+        &deps,
+        &event(
+            "evt_c",
+            "customer.created",
+            json!({"customer": customer("cus_1", "10042")}),
+        ),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    sb.clear_request_log();
+    for n in 0..24 {
+        post_webhook(
+            &deps,
+            &invoice_event(
+                &format!("evt_{n}"),
+                invoice(
+                    &format!("inv_{n}"),
+                    &format!("{}", 3000 + n),
+                    customer("cus_1", "10042"),
+                ),
+            ),
+        )
+        .await;
+    }
+    let started = std::time::Instant::now();
+    // Four workers, as four concurrent Lambdas would.
+    let workers = (0..4).map(|_| {
+        let deps = deps.clone();
+        tokio::spawn(async move {
+            for _ in 0..100 {
+                let report = local::poll_once(&deps, 0).await.unwrap();
+                if report.received == 0 {
+                    break;
+                }
+                for handle in &report.returned {
+                    deps.queue.change_visibility(handle, 0).await.unwrap();
+                }
+            }
+        })
+    });
+    for w in workers {
+        w.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let synced = SyncItems::new(deps.table.clone())
+        .all_with_status(&tenant, &[ItemStatus::Synced])
+        .await
+        .unwrap();
+    assert_eq!(
+        synced
+            .iter()
+            .filter(|i| i.kind == RecordKind::Invoice)
+            .count(),
+        24
+    );
+    let log = sb.request_log();
+    let posts = log
+        .iter()
+        .filter(|r| r.route == "/v2/customerinvoices" && r.method == "POST")
+        .count();
+    let limited = log.iter().filter(|r| r.status == 429).count();
+    println!(
+        "24 invoices, 4 workers, 10 req/2 s: {posts} POSTs in {elapsed:?}, {limited} answered 429"
+    );
+    assert_eq!(
+        limited, 0,
+        "the shared pacer keeps every worker under the limit"
+    );
+    assert_eq!(posts, 24);
 }
