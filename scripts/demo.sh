@@ -250,6 +250,7 @@ wait_for "the invoice to sync" "$BASE/sync-items?kind=invoice" \
   'any(i["id"] == "inv_demo_1" and i["status"] in ("synced", "failed", "blocked") for i in d["items"])'
 each '[i for i in d["items"] if i["id"] == "inv_demo_1"]' 'sync item invoice/{id}: {status}  Visma invoice number {visma_number}  last_error={last_error}'
 [ "$(get '[i["status"] for i in d["items"] if i["id"] == "inv_demo_1"][0]')" = synced ] || fail "the invoice did not sync"
+invoice_visma_id=$(get '[i["visma_id"] for i in d["items"] if i["id"] == "inv_demo_1"][0]')
 
 step "A voucher booked in Aourly (an expense): signed webhook voucher.created" \
   "checked against the pulled chart and fiscal years, then booked in Visma with [Aourly <id>] in its text"
@@ -260,6 +261,7 @@ webhook "$(event "evt_demo_voucher_$run_id" voucher.created "{\"voucher\": {\"id
 show '"answer: " + json.dumps(d)'
 wait_for "the voucher to sync" "$BASE/sync-items?kind=voucher" \
   'any(i["id"] == "vch_demo_1" and i["status"] in ("synced", "failed", "blocked") for i in d["items"])'
+each '[i for i in d["items"] if i["id"] == "vch_demo_1"]' 'sync item voucher/{id}: {status}  Visma voucher {visma_number}  last_error={last_error}'
 [ "$(get '[i["status"] for i in d["items"] if i["id"] == "vch_demo_1"][0]')" = synced ] || fail "the voucher did not sync"
 
 step "Sync items: the per-record state behind the card's error list (GET /sync-items)"
@@ -273,18 +275,20 @@ curl -fsS -o "$BODY" "$SANDBOX/_sandbox/companies/$COMPANY_ID/customers" || fail
 each 'd' 'customer {CustomerNumber} {Name} ({CorporateIdentityNumber})  id {Id}'
 curl -fsS -o "$BODY" "$SANDBOX/_sandbox/companies/$COMPANY_ID/customer-invoices" || fail "sandbox invoices"
 each 'd' 'invoice {InvoiceNumber}  {InvoiceDate:.10}  BuyersOrderReference "{BuyersOrderReference}"  total {TotalAmount} (VAT {TotalVatAmount})  booked as voucher {VoucherNumber}'
-[ "$(get 'len([i for i in d if i.get("BuyersOrderReference") == "Aourly 1042"])')" = 1 ] \
-  || fail "expected exactly one Visma invoice with BuyersOrderReference \"Aourly 1042\""
+[ "$(get "[i.get('BuyersOrderReference') for i in d if i['Id'] == '$invoice_visma_id']")" = '["Aourly 1042"]' ] \
+  || fail "Visma has no invoice $invoice_visma_id with BuyersOrderReference \"Aourly 1042\""
 curl -fsS -o "$BODY" "$SANDBOX/_sandbox/companies/$COMPANY_ID/vouchers" || fail "sandbox vouchers"
 each 'd' 'voucher {NumberAndNumberSeries}  {VoucherDate:.10}  type {VoucherType}  "{VoucherText}"'
 curl -fsS -o "$BODY" "$SANDBOX/_sandbox/log" || fail "sandbox log"
 show '"%d requests reached Visma so far; the last few:" % len(d)'
 each 'd[-6:]' '  {status} {method:4} {path}'
 
-step "Where to look"
-info "service logs        .local/service.log (one JSON line per event; tokens and payloads never logged)"
-info "Visma's side        $SANDBOX/_sandbox/log (every request), .../_sandbox/companies/$COMPANY_ID/customer-invoices"
-info "the API             curl -H \"Authorization: Bearer \$(...)\" $BASE/sync-items   (docs/openapi.yaml)"
-info "an owner JWT        valid for an hour from now:"
-info "  $OWNER"
+step "Try it yourself" \
+  "tokens for tenant $TENANT, valid for an hour (mint others with the jwt() function in this script):"
+info "export OWNER=$OWNER"
+info "export SERVICE_JWT=$SERVICE_TOKEN"
+info "curl -s -H \"Authorization: Bearer \$SERVICE_JWT\" $BASE/sync-items?status=failed"
+info "curl -s -X POST -H \"Authorization: Bearer \$OWNER\" $BASE/sync          # manual sync"
+info "curl -s $SANDBOX/_sandbox/log                  # every request that reached \"Visma\""
+info "the service's log: .local/service.log (JSON lines; never tokens or payloads); routes: docs/openapi.yaml"
 printf '\n'; bold "demo ok"; printf ' (tenant %s, %d steps)\n' "$TENANT" "$step_no"
