@@ -11,7 +11,8 @@
 # (scripts/local-env.sh). Exits non-zero at the first step that fails, saying which and why, so
 # `RUN_DEMO_ONLY=1 make run` doubles as a smoke test. Needs bash, curl and python3 (stdlib only).
 #
-#   DEMO_TENANT=demo2 scripts/demo.sh    # another tenant (default: demo)
+#   DEMO_TENANT=demo2 DEMO_COMPANY=2 scripts/demo.sh   # another tenant and Visma company
+#                                        (defaults: demo, 1 = Exempel AB; 2 = Andra Bolaget AB)
 #   DEMO_TIMEOUT=60 scripts/demo.sh      # seconds to wait for each asynchronous step
 set -euo pipefail
 
@@ -20,6 +21,7 @@ SANDBOX="http://${VISMA_SANDBOX_ADDR:-127.0.0.1:4010}"
 JWT_SECRET=${AOURLY_JWT_SECRET:-local-jwt-secret}
 WEBHOOK_SECRET=${AOURLY_WEBHOOK_SECRET:-local-webhook-secret}
 TENANT=${DEMO_TENANT:-demo}
+COMPANY_INDEX=${DEMO_COMPANY:-1}   # which sandbox company to connect: 1 Exempel AB, 2 Andra Bolaget AB
 TIMEOUT=${DEMO_TIMEOUT:-60}
 RETURN_URL=${DEMO_RETURN_URL:-http://localhost:5173/settings/integrations}
 BASE="$SERVICE/tenants/$TENANT/visma"
@@ -136,8 +138,8 @@ info "service $SERVICE, Visma sandbox $SANDBOX; the owner's JWT is signed with A
 
 curl -fsS -o "$BODY" "$SERVICE/health" || fail "the service does not answer $SERVICE/health"
 curl -fsS -o "$BODY" "$SANDBOX/_sandbox/companies" || fail "the Visma sandbox does not answer $SANDBOX"
-COMPANY_ID=$(get 'd[0]["id"]')
-COMPANY_NAME=$(get 'd[0]["name"]')
+COMPANY_ID=$(get "d[$COMPANY_INDEX - 1]['id']")
+COMPANY_NAME=$(get "d[$COMPANY_INDEX - 1]['name']")
 
 step "Connect: the owner clicks Connect on Aourly's Integrations page" \
   "Aourly calls POST /tenants/$TENANT/visma/connect (owner JWT) and sends the browser to authorize_url,"

@@ -62,7 +62,7 @@ pids+=($!)
 wait_up "the service" "$!" "http://$LOCAL_HTTP_ADDR/health" .local/service.log
 echo "GET /health: $(curl -fsS "http://$LOCAL_HTTP_ADDR/health")"
 
-say "the demo (scripts/demo.sh; run it again any time with DEMO_TENANT=other)"
+say "the demo (scripts/demo.sh; again: DEMO_TENANT=demo2 DEMO_COMPANY=2 scripts/demo.sh)"
 demo_rc=0
 scripts/demo.sh || demo_rc=$?
 
