@@ -4,7 +4,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/aourly-visma/target
 CARGO ?= cargo
 
-.PHONY: run test serve sandbox lint fmt clippy lint-template build venv clean-local
+.PHONY: run test serve sandbox lint fmt clippy lint-template build invoke-events venv clean-local
 
 ## make run: emulator + Visma sandbox + service, then a narrated demo (Ctrl-C stops all).
 run:
@@ -37,6 +37,10 @@ lint-template:
 ## make build: every function for Lambda (arm64, release) with cargo-lambda.
 build:
 	scripts/build-lambdas.sh
+
+## make invoke-events: every events/ sample through its real binary with cargo lambda invoke.
+invoke-events:
+	scripts/invoke-events.sh
 
 venv:
 	scripts/ensure-venv.sh
