@@ -44,3 +44,8 @@ invoke-events:
 
 venv:
 	scripts/ensure-venv.sh
+
+## make bench: issue 8's figures side by side in one run (README "Benchmarks"); not part of `make test`.
+.PHONY: bench
+bench:
+	scripts/bench.sh

@@ -18,7 +18,8 @@ fi
 port=$("$root/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 log=${MOTO_LOG:-$root/.local/moto.log}
 mkdir -p "$(dirname "$log")"
-"$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+# moto, with DynamoDB requests applied one at a time as real DynamoDB does (see the script).
+"$root/.venv/bin/python" "$root/scripts/moto_server_atomic.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 1 100); do

@@ -158,6 +158,13 @@ pub async fn complete(
         revoke().await;
         return Ok(back(Some("different_visma_company")));
     }
+    // One tenant per Visma company: a second would find the first one's records in the
+    // look-ups that keep pushes exactly-once.
+    if let ClaimOutcome::HeldBy(other) = deps.companies.claim(&company.key(), &tenant, now).await? {
+        tracing::warn!(%tenant, holder = %other, "another tenant is connected to this Visma company");
+        revoke().await;
+        return Ok(back(Some("visma_company_in_use")));
+    }
     if let ClaimOutcome::HeldBy(other) = deps
         .claims
         .claim(&tenant, VISMA_SYSTEM, &pending.user, now)
@@ -165,6 +172,7 @@ pub async fn complete(
     {
         tracing::warn!(%tenant, holder = %other, "another accounting system holds the tenant");
         revoke().await;
+        deps.companies.release(&company.key(), &tenant).await?;
         return Ok(back(Some("accounting_system_conflict")));
     }
     // Tokens first, then the connection record: a crash in between leaves a status that still
@@ -230,6 +238,9 @@ pub async fn disconnect(
         .leave_connected(tenant, ConnectionStatus::Disconnected, None, now, false)
         .await?;
     deps.claims.release(tenant, VISMA_SYSTEM).await?;
+    if let Some(company) = deps.connections.get(tenant).await?.and_then(|c| c.company) {
+        deps.companies.release(&company.key(), tenant).await?;
+    }
     tracing::info!(%tenant, "disconnected from Visma");
     Ok(())
 }

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use store::{AccountingClaims, Connections, OAuthStates, Queue, Table, TokenVault};
+use store::{AccountingClaims, CompanyClaims, Connections, OAuthStates, Queue, Table, TokenVault};
 use visma::{ApiClient, VismaConfig, VismaOAuth};
 
 use crate::{Config, ConfigError, Secret};
@@ -15,6 +15,7 @@ pub struct Deps {
     pub queue: Queue,
     pub connections: Connections,
     pub claims: AccountingClaims,
+    pub companies: CompanyClaims,
     pub states: OAuthStates,
     pub vault: TokenVault,
     pub oauth: VismaOAuth,
@@ -77,6 +78,7 @@ impl Deps {
         Ok(Self {
             connections: Connections::new(table.clone()),
             claims: AccountingClaims::new(table.clone()),
+            companies: CompanyClaims::new(table.clone()),
             states: OAuthStates::new(table.clone()),
             vault: TokenVault::new(table.clone(), kms),
             config: Arc::new(config),

@@ -139,7 +139,10 @@ impl<'a> TenantTokens<'a> {
                     }
                 }
             }
-            Err(e) if e.class() == ErrorClass::Authorization => {
+            // Only a refused refresh token means the owner must reconnect. `invalid_client`
+            // is our own configuration (a wrong or rotated client secret): expiring every
+            // tenant for it would send all owners to Reconnect for nothing.
+            Err(e) if refresh_token_refused(&e) => {
                 tracing::warn!(tenant = %self.tenant, error = %e, "Visma refused the refresh token; marking the connection expired");
                 let changed = self
                     .deps
@@ -168,12 +171,25 @@ impl<'a> TenantTokens<'a> {
                 Err(e)
             }
             Err(e) => {
-                tracing::warn!(tenant = %self.tenant, error = %e, "token refresh failed; backing off");
                 let _ = vault.release_lease(&self.tenant, &self.owner).await;
+                if e.class() == ErrorClass::Authorization {
+                    tracing::error!(tenant = %self.tenant, error = %e, "Visma refused the client credentials; check VISMA_CLIENT_ID and the client secret");
+                    // Not the owner's to fix: retried (and alarmed on) like an outage.
+                    return Err(VismaError::token_source(
+                        ErrorClass::Transient,
+                        "Visma refused this service's client credentials",
+                    ));
+                }
+                tracing::warn!(tenant = %self.tenant, error = %e, "token refresh failed; backing off");
                 Err(e)
             }
         }
     }
+}
+
+/// Visma's identity server refused the refresh token itself (`invalid_grant`).
+fn refresh_token_refused(e: &VismaError) -> bool {
+    matches!(e, VismaError::Token(t) if t.error.as_deref() == Some("invalid_grant"))
 }
 
 /// Whether an access token expiring at `expires_at` should be refreshed now.

@@ -25,6 +25,16 @@ pub struct VismaCompany {
 }
 
 impl VismaCompany {
+    /// A stable key for the company: its identifier, else its corporate identity number, else
+    /// its name.
+    pub fn key(&self) -> String {
+        match (&self.company_identifier, &self.corporate_identity_number) {
+            (Some(id), _) => format!("id:{id}"),
+            (None, Some(org)) => format!("org:{org}"),
+            (None, None) => format!("name:{}", self.name.to_lowercase()),
+        }
+    }
+
     /// Whether two reads name the same company: by identifier when both have one, else by
     /// corporate identity number, else by name.
     pub fn is_same_company(&self, other: &VismaCompany) -> bool {

@@ -113,3 +113,91 @@ impl AccountingClaims {
         }
     }
 }
+
+/// One Aourly tenant per Visma company: item `VISMA_COMPANY#{company key}` / `TENANT` with the
+/// tenant that holds it. Two tenants pushing into one Visma company would see each other's
+/// records in the look-ups that keep pushes exactly-once, so the second is refused.
+#[derive(Clone, Debug)]
+pub struct CompanyClaims {
+    table: Table,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CompanyClaimItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    tenant: String,
+    claimed_at: DateTime<Utc>,
+}
+
+impl CompanyClaims {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
+    /// Claims `company_key` for `tenant` unless another tenant holds it; returns the holder
+    /// otherwise.
+    pub async fn claim(
+        &self,
+        company_key: &str,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let item = crate::table::to_item(&CompanyClaimItem {
+            pk: keys::visma_company_pk(company_key),
+            sk: keys::visma_company_sk().into(),
+            tenant: tenant.as_str().into(),
+            claimed_at: now,
+        })?;
+        let result = self
+            .table
+            .client()
+            .put_item()
+            .table_name(self.table.name())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR tenant = :tenant")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":tenant", AttributeValue::S(tenant.as_str().into()))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("PutItem", e));
+        match result {
+            Ok(_) => Ok(ClaimOutcome::Held),
+            Err(StoreError::ConditionFailed) => {
+                let holder: Option<CompanyClaimItem> = self
+                    .table
+                    .get(
+                        &keys::visma_company_pk(company_key),
+                        keys::visma_company_sk(),
+                    )
+                    .await?;
+                Ok(ClaimOutcome::HeldBy(
+                    holder.map_or_else(|| "unknown".into(), |h| h.tenant),
+                ))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Releases the claim if `tenant` holds it.
+    pub async fn release(&self, company_key: &str, tenant: &TenantId) -> Result<(), StoreError> {
+        let result = self
+            .table
+            .client()
+            .delete_item()
+            .table_name(self.table.name())
+            .key(PK, AttributeValue::S(keys::visma_company_pk(company_key)))
+            .key(SK, AttributeValue::S(keys::visma_company_sk().into()))
+            .condition_expression("tenant = :tenant")
+            .expression_attribute_values(":tenant", AttributeValue::S(tenant.as_str().into()))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("DeleteItem", e));
+        match result {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

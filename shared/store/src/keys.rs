@@ -5,6 +5,7 @@
 //! | connection (status, Visma company) | `TENANT#{t}` | `CONNECTION` | `CONNECTED` / `TENANT#{t}` while connected (sparse) |
 //! | Visma tokens (KMS-encrypted) | `TENANT#{t}` | `TOKENS` | |
 //! | accounting-system claim (one per company, shared with other integrations) | `TENANT#{t}` | `ACCOUNTING_SYSTEM` | |
+//! | Visma company claim (one tenant per Visma company) | `VISMA_COMPANY#{company key}` | `TENANT` | |
 //! | OAuth state (TTL 10 min) | `OAUTH_STATE#{state}` | `OAUTH_STATE` | |
 //! | webhook event (de-duplication) | `TENANT#{t}` | `EVENT#{event id}` | |
 //! | sync item (state + the record's latest payload) | `TENANT#{t}` | `ITEM#{kind}#{aourly id}` | |
@@ -47,6 +48,14 @@ pub fn tokens_sk() -> &'static str {
 
 pub fn accounting_system_sk() -> &'static str {
     "ACCOUNTING_SYSTEM"
+}
+
+pub fn visma_company_pk(company_key: &str) -> String {
+    format!("VISMA_COMPANY#{company_key}")
+}
+
+pub fn visma_company_sk() -> &'static str {
+    "TENANT"
 }
 
 pub fn oauth_state_pk(state: &str) -> String {

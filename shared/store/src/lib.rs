@@ -17,7 +17,7 @@ pub mod resources;
 mod table;
 mod tokens;
 
-pub use claim::{AccountingClaims, ClaimOutcome, VISMA_SYSTEM};
+pub use claim::{AccountingClaims, ClaimOutcome, CompanyClaims, VISMA_SYSTEM};
 pub use connection::Connections;
 pub use error::StoreError;
 pub use items::{

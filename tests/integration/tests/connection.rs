@@ -739,3 +739,83 @@ async fn connecting_and_expiring_raise_outbound_events() {
         ["visma.connection.connected", "visma.connection.expired"]
     );
 }
+
+#[tokio::test]
+async fn a_visma_company_serves_one_tenant_at_a_time() {
+    let sb = sandbox().await;
+    let deps = deps_with_sandbox(&sb, &[]).await;
+    let company = first_company(&sb);
+    assert_eq!(
+        location(&connect(&deps, &sb, "first", company).await),
+        format!("{RETURN_URL}?visma=connected")
+    );
+    let second = connect(&deps, &sb, "second", company).await;
+    assert_eq!(
+        location(&second),
+        format!("{RETURN_URL}?visma=error&reason=visma_company_in_use")
+    );
+    assert_eq!(status(&deps, "second").await["status"], "not_connected");
+    // The same tenant reconnecting to its own company is fine.
+    assert_eq!(
+        location(&connect(&deps, &sb, "first", company).await),
+        format!("{RETURN_URL}?visma=connected")
+    );
+    // Once the first disconnects, the company is free.
+    call(
+        &deps,
+        "DELETE",
+        "/tenants/first/visma",
+        Some(&jwt("first", "owner")),
+        None,
+    )
+    .await;
+    assert_eq!(
+        location(&connect(&deps, &sb, "second", company).await),
+        format!("{RETURN_URL}?visma=connected")
+    );
+}
+
+#[tokio::test]
+async fn a_refused_client_secret_does_not_expire_tenants() {
+    let sb = sandbox().await;
+    let deps = deps_with_sandbox(&sb, &[]).await;
+    let tenant = TenantId::parse("acme").unwrap();
+    connect_tenant(&deps, &sb, &tenant, first_company(&sb)).await;
+    let stored = deps.vault.load(&tenant).await.unwrap().unwrap();
+    deps.vault
+        .store_new(
+            &tenant,
+            &stored.access_token,
+            &stored.refresh_token,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    // The same table, a service deployed with a wrong client secret.
+    let mut wrong = deps.clone();
+    let broken = deps_with_sandbox(&sb, &[("VISMA_CLIENT_SECRET", "rotated-wrongly")]).await;
+    wrong.oauth = broken.oauth;
+    let tokens = TenantTokens::new(&wrong, tenant.clone());
+    let err = wrong
+        .visma
+        .connect(&tokens)
+        .company_settings()
+        .get()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.class(),
+        visma::ErrorClass::Transient,
+        "our misconfiguration, not the owner's"
+    );
+    assert_eq!(status(&deps, "acme").await["status"], "connected");
+    // Fixed configuration: the same refresh token still works.
+    let tokens = TenantTokens::new(&deps, tenant);
+    assert!(deps
+        .visma
+        .connect(&tokens)
+        .company_settings()
+        .get()
+        .await
+        .is_ok());
+}
