@@ -49,3 +49,20 @@ venv:
 .PHONY: bench
 bench:
 	scripts/bench.sh
+
+## make schemathesis: property-based API tests of `make serve` against docs/openapi.yaml (docs/hardening.md).
+.PHONY: schemathesis fuzz soak
+schemathesis:
+	scripts/schemathesis.sh
+
+## make fuzz: each cargo-fuzz target (fuzz/) for FUZZ_SECONDS (default 60); needs nightly or RUSTC_BOOTSTRAP=1.
+FUZZ_SECONDS ?= 60
+FUZZ_TOOLCHAIN ?= +nightly
+fuzz:
+	for t in webhook_parse signature; do \
+	  CARGO_TARGET_DIR=$(HOME)/.cache/aourly-visma/fuzz-target $(CARGO) $(FUZZ_TOOLCHAIN) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
+
+## make soak: the local service under a steady webhook load with sandbox faults (SOAK_SECONDS, default 180).
+soak:
+	scripts/soak.sh

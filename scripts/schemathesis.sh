@@ -104,8 +104,12 @@ if [ "${ST_SEED:-1}" != random ]; then seed_args=(--seed "${ST_SEED:-1}"); fi
 export SCHEMATHESIS_HOOKS=schemathesis_hooks
 export PYTHONPATH="$root/scripts${PYTHONPATH:+:$PYTHONPATH}"
 status=0
+# Run from .local/schemathesis: Schemathesis keeps a `.schemathesis/` cache in its working
+# directory, which must not land in the clone (nor be replayed from an earlier run's tree).
+cd "$logs"
+rm -rf .schemathesis
 # shellcheck disable=SC2086
-"$venv/bin/schemathesis" run docs/openapi.yaml \
+"$venv/bin/schemathesis" run "$root/docs/openapi.yaml" \
   --url "$base" \
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \

@@ -39,7 +39,10 @@ pub async fn run(s: &Settings) {
     let sb = Arc::new(integration_tests::sandbox().await);
     // Set-up (connections and first pulls) is not what is measured: no limit yet.
     sb.set_rate_limit(1_000_000, Duration::from_secs(60));
-    let deps = integration_tests::deps_with_sandbox(&sb, &[]).await;
+    // The service's pacer is told the same (scaled) limit, as VISMA_RATE_LIMIT would in AWS.
+    let limit = format!("{}/{}", s.rate, s.window.as_secs());
+    let deps =
+        integration_tests::deps_with_sandbox(&sb, &[("VISMA_RATE_LIMIT", limit.as_str())]).await;
     let companies: Vec<uuid::Uuid> = sb.companies().iter().map(|c| c.id).collect();
     let names: Vec<String> = (0..s.tenants)
         .map(|t| format!("bench-bulk-{t:03}"))
@@ -144,9 +147,9 @@ pub async fn run(s: &Settings) {
             })
         })
         .collect();
-    let limit = Duration::from_secs(3600);
+    let give_up = Duration::from_secs(3600);
     let mut last_print = Instant::now();
-    while done.load(Ordering::Relaxed) < s.invoices && started.elapsed() < limit {
+    while done.load(Ordering::Relaxed) < s.invoices && started.elapsed() < give_up {
         tokio::time::sleep(Duration::from_millis(50)).await;
         if last_print.elapsed() >= Duration::from_secs(15) {
             last_print = Instant::now();
@@ -223,6 +226,20 @@ pub async fn run(s: &Settings) {
     let bottleneck = (s.invoices as f64).max(new_customers);
     let minimum = bottleneck / per_window * window;
     let ratio = elapsed.as_secs_f64() / minimum;
+    let pacer = app::pacer::RateLimit {
+        requests: s.rate,
+        window: s.window,
+    };
+    let (bucket, per_bucket) = pacer.buckets();
+    let ceiling = f64::from(per_bucket) / bucket.as_secs_f64() * window / per_window;
+    note(format!(
+        "the pacer's design ceiling for {}/{}: {} requests per {:.0} ms bucket = {:.1} % of the limit",
+        s.rate,
+        s.window.as_secs(),
+        per_bucket,
+        bucket.as_secs_f64() * 1000.0,
+        ceiling * 100.0
+    ));
     let share = throttled as f64 / api.len().max(1) as f64;
     note(format!(
         "drain: {:.1} s; theoretical minimum {:.1} s = {} POST /v2/customerinvoices ÷ ({} per {:.1} s)",

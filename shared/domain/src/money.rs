@@ -413,4 +413,26 @@ mod tests {
         assert!(serde_json::from_str::<VatRate>("25").is_err());
         assert_eq!(VatRate::TwentyFive.percent(), d("25"));
     }
+
+    proptest::proptest! {
+        /// round2 against an integer model (issue 8, Visma's 2-decimal rule): any value with up
+        /// to 8 decimals rounds to the nearest cent, halves away from zero, and symmetrically.
+        #[test]
+        fn round2_matches_an_integer_model(units in -10_i64.pow(17)..=10_i64.pow(17), scale in 0_u32..=8) {
+            let value = Decimal::new(units, scale);
+            let rounded = round2(value);
+            proptest::prop_assert!(rounded.scale() <= 2);
+            // The model: in units of 10^-scale, a cent is 10^(scale-2) units (scale >= 2).
+            if scale >= 2 {
+                let cent = 10_i128.pow(scale - 2);
+                let n = i128::from(units);
+                let (q, r) = (n / cent, n % cent);
+                let cents = if 2 * r.abs() >= cent { q + n.signum() } else { q };
+                proptest::prop_assert_eq!(rounded, Decimal::from_i128_with_scale(cents, 2));
+            } else {
+                proptest::prop_assert_eq!(rounded, value);
+            }
+            proptest::prop_assert_eq!(round2(-value), -rounded);
+        }
+    }
 }
