@@ -11,7 +11,6 @@ stays concurrent.
 import argparse
 import os
 import signal
-import sys
 import threading
 
 from werkzeug.serving import run_simple
@@ -31,8 +30,9 @@ def main() -> None:
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    # Exit at once, even with request threads still busy (an SQS long poll lasts up to 20 s).
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
 
     dispatcher = DomainDispatcherApplication(create_backend_app)
 

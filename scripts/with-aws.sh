@@ -21,7 +21,12 @@ mkdir -p "$(dirname "$log")"
 # moto, with DynamoDB requests applied one at a time as real DynamoDB does (see the script).
 "$root/.venv/bin/python" "$root/scripts/moto_server_atomic.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
-trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT INT TERM
+stop_moto() {
+  kill "$moto_pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$moto_pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$moto_pid" 2>/dev/null || true
+}
+trap stop_moto EXIT INT TERM
 for _ in $(seq 1 100); do
   if curl -fsS -o /dev/null "http://127.0.0.1:$port/moto-api/" 2>/dev/null; then break; fi
   if ! kill -0 "$moto_pid" 2>/dev/null; then echo "moto failed to start; see $log" >&2; exit 1; fi

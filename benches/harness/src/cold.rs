@@ -306,11 +306,15 @@ pub async fn run(runs: usize) {
                 let (rn, rr) = (n / bn, r / br);
                 figure(
                     &format!("Cold start, {name}"),
-                    format!(
-                        "first next {rn:.2}x ({n:.2} ms), first response {rr:.2}x ({r:.2} ms), peak {mib:.1} MiB, binary {size_mib:.1} MiB"
-                    ),
-                    "≤ 1.5x of empty, < 30 MB peak",
-                    Some(rn <= 1.5 && rr <= 1.5 && mib * 1024.0 * 1024.0 < 30_000_000.0),
+                    format!("first next {rn:.2}x ({n:.2} ms), first response {rr:.2}x ({r:.2} ms)"),
+                    "≤ 1.5x of empty",
+                    Some(rn <= 1.5 && rr <= 1.5),
+                );
+                figure(
+                    &format!("Peak memory and binary size, {name}"),
+                    format!("{mib:.1} MiB peak, binary {size_mib:.1} MiB"),
+                    "< 30 MB peak",
+                    Some(peak * 1024 < 30_000_000),
                 );
             }
         }
