@@ -13,8 +13,8 @@ ensure() { # venv-dir stamp-value pip-args...
     return 0
   fi
   echo "setting up $dir ($want)" >&2
-  "$py" -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+  "$py" -m venv --clear "$dir"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
   echo "$want" > "$stamp"
 }
 

@@ -26,11 +26,12 @@ fi
 # --- Schemathesis venv -------------------------------------------------------------------
 venv="$root/.venv-schemathesis"
 want="schemathesis==4.32.5 PyJWT==2.10.1"
-if ! [ -x "$venv/bin/schemathesis" ] || [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$want" ]; then
+if ! "$venv/bin/python" -c 'import schemathesis, jwt' 2>/dev/null \
+  || [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$want" ]; then
   echo "setting up $venv ($want)" >&2
-  "${PYTHON:-python3}" -m venv "$venv"
+  "${PYTHON:-python3}" -m venv --clear "$venv"
   # shellcheck disable=SC2086
-  "$venv/bin/pip" install --quiet --disable-pip-version-check $want
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $want
   echo "$want" >"$venv/.requirements"
   echo '*' >"$venv/.gitignore"
 fi
