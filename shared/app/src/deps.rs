@@ -66,14 +66,21 @@ impl Deps {
             variable: "VISMA_IDENTITY_URL".into(),
             problem: format!("cannot be used ({e})"),
         };
-        let oauth = VismaOAuth::new(&visma_config).map_err(invalid)?;
+        // One connection pool (and one TLS set-up at cold start) for the identity server and
+        // the API. It never follows redirects: required for the token exchange.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(VISMA_TIMEOUT)
+            .connect_timeout(VISMA_TIMEOUT)
+            .build()
+            .map_err(|e| invalid(visma::VismaError::Config(e.to_string())))?;
+        let oauth = VismaOAuth::with_http_client(&visma_config, http.clone()).map_err(invalid)?;
         let pacer = crate::pacer::SharedPacer::new(
             store::RateBuckets::new(table.clone()),
             &config.visma_client_id,
             config.visma_rate_limit,
         );
-        let visma = ApiClient::new(&visma_config)
-            .map_err(invalid)?
+        let visma = ApiClient::with_http_client(http, visma_config.api_url.clone())
             .with_pacer(Arc::new(pacer));
         Ok(Self {
             connections: Connections::new(table.clone()),
