@@ -7,7 +7,7 @@
 #
 # Settings (environment; defaults are the numbers):
 #   BENCH_INVOICES=5000 BENCH_TENANTS=50 BENCH_CUSTOMERS=5 BENCH_POLLERS=5
-#   BENCH_RATE=12 BENCH_WINDOW=3   limit per route during the bulk run (sandbox and pacer)
+#   BENCH_RATE=22 BENCH_WINDOW=5   limit per route during the bulk run (sandbox and pacer)
 #   BENCH_WEBHOOK_N=500 BENCH_COLD_RUNS=10
 #   BENCH_ONLY=calls,pull,webhook,bulk,cold   a subset of the figures
 #   BENCH_PROFILE=dev|release                 how the harness itself is built (default dev)

@@ -1,4 +1,4 @@
-"""moto in server mode, with DynamoDB requests applied one at a time.
+"""moto in server mode, with DynamoDB requests applied one at a time, and cheap transactions.
 
 Real DynamoDB applies each request atomically: a conditional write's check and write cannot
 interleave with another request on the same item. moto's threaded server runs requests
@@ -6,12 +6,23 @@ concurrently without such a lock, so two concurrent conditional writes can both 
 which is exactly what the service's claims, leases and de-duplication rely on never happening.
 Serialising DynamoDB requests restores the guarantee; everything else (SQS long polls, KMS)
 stays concurrent.
+
+moto 5.2.5's TransactWriteItems deep-copies the whole table, once per operation, so that it
+can roll back a cancelled transaction. With thousands of items every webhook then copies
+megabytes: the 5,000-invoice bulk benchmark drove moto to 10 GiB and a crawl. Since requests
+are serialised, copying only the items the transaction touches (and putting them back when
+it fails) gives the same all-or-nothing outcome.
 """
 
 import argparse
+import copy
 import os
 import signal
 import threading
+
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 
 from werkzeug.serving import run_simple
 
@@ -24,6 +35,67 @@ from moto.moto_server.werkzeug_app import (
 DYNAMODB_LOCK = threading.Lock()
 
 
+class _CopyExceptTables:
+    """`copy` as moto's DynamoDB backend sees it: a whole table is not copied."""
+
+    def deepcopy(self, value, memo=None):
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+
+def _touched_key(backend, operation):
+    """(table, hash key, range key) of one transaction operation, or None if malformed."""
+    try:
+        _, op = next(iter(operation.items()))
+        table = backend.tables.get(op.get("TableName"))
+        key = op["Item"] if "Item" in op else op["Key"]
+        hash_key = DynamoType(key[table.hash_key_attr])
+        range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        return table, hash_key, range_key
+    except Exception:  # the original reports malformed operations itself
+        return None
+
+
+def _stored(table, hash_key, range_key):
+    if range_key is None:
+        return table.items.get(hash_key)
+    return table.items.get(hash_key, {}).get(range_key)
+
+
+def _restore(table, hash_key, range_key, item):
+    if range_key is None:
+        if item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+    elif item is None:
+        table.items.get(hash_key, {}).pop(range_key, None)
+    else:
+        table.items[hash_key][range_key] = item
+
+
+def _patch_transactions():
+    dynamodb_models.copy = _CopyExceptTables()
+    original = dynamodb_models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        saved = []
+        for operation in transact_items:
+            touched = _touched_key(self, operation)
+            if touched is not None:
+                saved.append((*touched, copy.deepcopy(_stored(*touched))))
+        try:
+            return original(self, transact_items)
+        except BaseException:
+            for table, hash_key, range_key, item in reversed(saved):
+                _restore(table, hash_key, range_key, item)
+            raise
+
+    dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -34,6 +106,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     signal.signal(signal.SIGINT, lambda *_: os._exit(0))
 
+    _patch_transactions()
     dispatcher = DomainDispatcherApplication(create_backend_app)
 
     def app(environ, start_response):

@@ -7,4 +7,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/aourly-visma/target}
+# The service runs as its own process (the `local` binary), so its memory is measured alone.
+cargo build --quiet -p local
 exec scripts/with-aws.sh cargo test -p integration-tests --test soak -- --ignored --nocapture "$@"

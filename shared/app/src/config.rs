@@ -226,6 +226,13 @@ impl Config {
         })
     }
 
+    /// Whether any secret is read from SSM Parameter Store (set as `X_PARAM`).
+    pub fn reads_parameter_store(&self) -> bool {
+        self.unresolved
+            .values()
+            .any(|source| matches!(source, SecretSource::Parameter(_)))
+    }
+
     /// Reads the `X_PARAM` secrets from SSM Parameter Store in one call (once per cold start)
     /// and fills [`Config::secrets`].
     pub async fn resolve_secrets(

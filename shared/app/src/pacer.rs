@@ -5,8 +5,11 @@
 //! in DynamoDB: the limit's window is cut into `k` buckets (up to 20), each allowed
 //! `limit / (k + 2)` requests, so that any sliding window (which overlaps at most `k + 1`
 //! buckets) stays under the limit with a bucket to spare for requests that arrive late:
-//! 600/min gives 27 requests per 3 s bucket, 540 per minute (90 % of the limit). Before each request the client takes a slot with one conditional
-//! counter update; when the bucket is full it sleeps until the next one. 429s then only
+//! 600/min gives 27 requests per 3 s bucket, 540 per minute (90 % of the limit). Before each
+//! request the client counts itself in the current bucket with one atomic counter update; the
+//! first `limit / (k + 2)` counted may send. The others learn from the count how many wait
+//! before them and sleep for as many buckets as those fill, so a queue of waiters costs
+//! about one write each, not one per waiter per bucket. 429s then only
 //! happen when something else shares the client id; the client still honours them.
 //!
 //! If the table cannot be reached the pacer lets the request through (fail open): Visma's own
@@ -79,14 +82,19 @@ impl visma::Pacer for SharedPacer {
                 i64::try_from((bucket + 1) * length_ms / 1000 + 60).unwrap_or(i64::MAX);
             match self
                 .buckets
-                .try_take(&self.owner, &key, bucket, per_bucket, expires_at)
+                .take(&self.owner, &key, bucket, expires_at)
                 .await
             {
-                Ok(true) => return,
-                Ok(false) => {
-                    let until_next = (bucket + 1) * length_ms - now_ms;
+                Ok(count) if count <= u64::from(per_bucket) => return,
+                Ok(count) => {
+                    // `count - per_bucket` requests overflowed this bucket, this one included:
+                    // wait for as many buckets as they fill, so waiters spread over the coming
+                    // buckets instead of all retrying (a DynamoDB write each) at the next one.
+                    let buckets_ahead =
+                        (count - u64::from(per_bucket)).div_ceil(u64::from(per_bucket));
+                    let until = (bucket + buckets_ahead) * length_ms - now_ms;
                     let jitter = rand::Rng::random_range(&mut rand::rng(), 0..=length_ms / 10 + 1);
-                    tokio::time::sleep(Duration::from_millis(until_next + jitter)).await;
+                    tokio::time::sleep(Duration::from_millis(until + jitter)).await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "the shared rate budget is unavailable; sending unpaced");

@@ -1,16 +1,21 @@
 //! The pull job (`SyncJob::Pull`, run by the sync worker): reads fiscal years, the charts of
-//! accounts, article account codings, VAT codes and changed vouchers from Visma and stores them
-//! (see `store::Pulled` for the items), then proposes the account mapping after the first pull.
+//! accounts, article account codings, VAT codes, terms of payment, changed customers and changed
+//! vouchers from Visma and stores them (see `store::Pulled` for the items), then proposes the
+//! account mapping after the first pull. Terms of payment and the customer index are for the
+//! push: with them, an invoice for a new customer costs two Visma requests (create the customer,
+//! create the invoice) instead of three or four (a lookup, and the terms once per process).
 //!
 //! Incremental cost: a pull of a tenant where nothing changed makes one Visma request per
 //! resource type: `GET /v2/fiscalyears` (one page of at most 1000 years), one
 //! `GET /v2/accounts/{fy}?$filter=ModifiedUtc gt ...` per *open* fiscal year
 //! ([`domain::pull::is_open`]; other years are read once, when first seen),
-//! `GET /v2/articleaccountcodings?$filter=ChangedUtc gt ...`, `GET /v2/vatcodes` (a short list
-//! with no change timestamp: read whole, written only when different) and
+//! `GET /v2/articleaccountcodings?$filter=ChangedUtc gt ...`, `GET /v2/vatcodes` and
+//! `GET /v2/termsofpayments` (short lists with no change timestamp: read whole),
+//! `GET /v2/customers?$filter=ChangedUtc gt ...` and
 //! `GET /v2/vouchers?$filter=ModifiedUtc gt ...`. Every watermark is the `ServerTimeUtc` of the
 //! first page of the previous read, minus [`domain::pull::OVERLAP`]; what the overlap reads
-//! again is de-duplicated by id and nothing is rewritten unless it differs.
+//! again is de-duplicated by id and nothing is rewritten unless it differs (the customer index
+//! items of re-read customers are simply written again).
 //!
 //! Tokens due for refresh are refreshed on the way by [`TenantTokens`], so the schedule keeps
 //! every connection's refresh token alive.
@@ -22,7 +27,8 @@ use domain::connection::{ConnectionStatus, SyncResult};
 use domain::pull::{
     self, charts_to_pull, coding_vat_rate, events_for, merge_chart, merge_codings,
     plan_voucher_writes, sort_chart, voucher_origin, Account, ChartPull, Coding, FiscalYear,
-    PullChanges, PulledVoucher, PulledVoucherRow, VatCode, VoucherOrigin, VoucherWrite,
+    IndexedCustomer, PullChanges, PulledVoucher, PulledVoucherRow, SalesTerms, VatCode,
+    VoucherOrigin, VoucherWrite,
 };
 use domain::TenantId;
 use store::{Pulled, StoreError};
@@ -244,6 +250,22 @@ async fn pull_data<T: TokenSource + ?Sized>(
         changes.vat_codes = true;
     }
 
+    // Terms of payment: a short list, kept for the customers the push creates.
+    let page = api.terms_of_payment().list_all(&ListQuery::new()).await?;
+    state.sales_terms = sales_terms(&page.items);
+
+    // Customers changed since the watermark (all of them the first time), into the customer
+    // index the push matches Aourly customers with. The watermark moves only once the index
+    // writes succeeded. No event: this is for the service itself.
+    let query = match state.customers_watermark {
+        Some(at) => ListQuery::new().changed_since(at - pull::OVERLAP),
+        None => ListQuery::new(),
+    };
+    let page = api.customers().list_all(&query).await?;
+    let read: Vec<IndexedCustomer> = page.items.iter().filter_map(indexed_customer).collect();
+    pulled.put_customer_index(tenant, &read).await?;
+    state.customers_watermark = Some(page.server_time_utc);
+
     // Vouchers changed since the watermark (all years). The first pull reads the open years'
     // vouchers (from the start of the earliest open year), not a company's whole history.
     let query = match state.vouchers_watermark {
@@ -291,6 +313,27 @@ async fn pull_data<T: TokenSource + ?Sized>(
     state.pulled_at = Some(Utc::now());
     pulled.put_pull_state(tenant, &state).await?;
     Ok(changes)
+}
+
+/// The terms of payment a customer may get: the normal ones (type 0), with their days.
+pub(crate) fn sales_terms(terms: &[visma::models::TermsOfPayment]) -> Vec<SalesTerms> {
+    terms
+        .iter()
+        .filter(|t| t.terms_of_payment_type_id.unwrap_or(0) == 0)
+        .map(|t| SalesTerms {
+            days: t.number_of_days.unwrap_or(0),
+            id: t.id.to_string(),
+        })
+        .collect()
+}
+
+/// The customer index entry of a Visma customer (`None` without an id, which Visma always sends).
+pub(crate) fn indexed_customer(c: &visma::models::Customer) -> Option<IndexedCustomer> {
+    Some(IndexedCustomer {
+        visma_id: c.id?.to_string(),
+        number: c.customer_number.clone(),
+        org_number: c.corporate_identity_number.clone(),
+    })
 }
 
 fn fiscal_year(y: &visma::models::FiscalYear) -> FiscalYear {

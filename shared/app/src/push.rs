@@ -9,18 +9,19 @@
 //!    retry after an uncertain outcome, a manual retry after `failed`) first searches Visma for
 //!    the record by its Aourly reference: invoices by `BuyersOrderReference = "Aourly <number>"`,
 //!    vouchers by date and the `[Aourly <id>]` tag in `VoucherText`, customers by link, then
-//!    customer number, then org number. Only when nothing is found is it created.
+//!    customer number, then org number. Only when nothing is found is it created. (A first
+//!    attempt matches customers in the customer index the pull keeps, without asking Visma; see
+//!    `resolve_customer` for what keeps that from creating a second copy.)
 //! 3. **An uncertain outcome keeps the claim.** When Visma may have processed a create but no
 //!    answer came back (timeout, dropped connection), the claim is not released: the retry can
 //!    only start after the lease ends, as an interrupted claim, and so it looks up first.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 use domain::connection::ConnectionStatus;
 use domain::outbound::OutboundType;
-use domain::pull::FiscalYear;
+use domain::pull::{terms_for_days, CustomerKey, FiscalYear, SalesTerms};
 use domain::{Customer, EventData, Invoice, RecordKind, TenantId, VatRate, Voucher};
 use store::{Claim, Finish, ItemError, ItemStatus, Pulled, StoreError, SyncItem, SyncItems};
 use visma::models::{
@@ -342,7 +343,8 @@ async fn push_claimed(
         }
         EventData::CustomerUpdated(customer) => {
             let id = resolve_customer(deps, &api, tenant, customer, look_first).await?;
-            let terms = terms_for(&api, tenant, customer.payment_terms_days).await?;
+            let state = Pulled::new(deps.table.clone()).pull_state(tenant).await?;
+            let terms = terms_for(&api, &state.sales_terms, customer.payment_terms_days).await?;
             let mut body = customer_body(customer, terms);
             body.id = Some(id);
             api.customers()
@@ -520,6 +522,14 @@ async fn find_invoice(
 
 /// The Visma customer for an Aourly customer: the stored link, else a match by customer
 /// number, else by org number, else a new customer. The link is stored for next time.
+///
+/// A first attempt matches with the customer index the pull keeps (DynamoDB reads, no Visma
+/// request) once the tenant has one; a retry, which may follow a create whose answer was lost,
+/// and a tenant never pulled ask Visma. A customer in Visma but not in the index (created by
+/// hand since the last pull, or by a push whose answer was lost) is still matched by its
+/// customer number: Visma refuses the duplicate number and the conflict is resolved by looking
+/// it up. A customer without a number has no such guard, so when the index does not know its
+/// org number Visma is asked as well.
 async fn resolve_customer(
     deps: &Deps,
     api: &VismaApi<'_, TenantTokens<'_>>,
@@ -531,52 +541,56 @@ async fn resolve_customer(
     if let Some(id) = links.get(tenant, customer.id.as_str()).await? {
         return Ok(id);
     }
-    let mut filters = Vec::new();
-    if let Some(number) = &customer.number {
-        filters.push(format!("CustomerNumber eq {}", visma::odata_string(number)));
-    }
-    if let Some(org) = &customer.org_number {
-        filters.push(format!(
-            "CorporateIdentityNumber eq {}",
-            visma::odata_string(org)
-        ));
-    }
-    // Without a number to search by, only a retry (which may follow a lost create) searches by
-    // name; a first attempt creates.
-    if filters.is_empty() && look_first {
-        filters.push(format!("Name eq {}", visma::odata_string(&customer.name)));
-    }
-    if !filters.is_empty() {
-        let page = api
-            .customers()
-            .list(&ListQuery::new().filter(filters.join(" or ")))
-            .await
-            .map_err(|e| from_visma(e, "looking the customer up"))?;
-        // Number first, then org number (CONTRACT §6), then name.
-        let by_number = customer.number.as_ref().and_then(|n| {
-            page.data
-                .iter()
-                .find(|c| c.customer_number.as_deref() == Some(n.as_str()))
-        });
-        let by_org = customer.org_number.as_ref().and_then(|o| {
-            page.data
-                .iter()
-                .find(|c| c.corporate_identity_number.as_deref() == Some(o.as_str()))
-        });
-        let by_name = page.data.iter().find(|c| c.name == customer.name);
-        if let Some(id) = by_number.or(by_org).or(by_name).and_then(|c| c.id) {
+    let pulled = Pulled::new(deps.table.clone());
+    let state = pulled.pull_state(tenant).await?;
+    let use_index = state.customers_watermark.is_some() && !look_first;
+    if use_index {
+        if let Some(id) = find_indexed_customer(&pulled, tenant, customer).await? {
             links.put(tenant, customer.id.as_str(), id).await?;
             return Ok(id);
         }
     }
-    let terms = terms_for(api, tenant, customer.payment_terms_days).await?;
-    let created = match api
+    let ask_visma = !use_index || (customer.number.is_none() && customer.org_number.is_some());
+    let found = if ask_visma {
+        find_customer(api, customer, look_first).await?
+    } else {
+        None
+    };
+    let visma_customer = match found {
+        Some(found) => found,
+        None => create_customer(api, &state.sales_terms, customer).await?,
+    };
+    let id = visma_customer.id.ok_or_else(|| {
+        Stop::Failed(ItemError::new(
+            "visma_rejected",
+            "Visma returned no customer id",
+        ))
+    })?;
+    // Into the index before the link, so that another Aourly customer with the same org number
+    // matches this one before the next pull reads it. If this write fails the push is retried,
+    // finds no link, asks Visma (a retry always does) and writes both again.
+    if let Some(indexed) = crate::pull::indexed_customer(&visma_customer) {
+        pulled.put_customer_index(tenant, &[indexed]).await?;
+    }
+    links.put(tenant, customer.id.as_str(), id).await?;
+    Ok(id)
+}
+
+/// Creates the customer in Visma. When Visma refuses its customer number as taken (another
+/// record's push created it a moment ago, or someone did in Visma since the last pull), the
+/// customer with that number is the one.
+async fn create_customer(
+    api: &VismaApi<'_, TenantTokens<'_>>,
+    sales_terms: &[SalesTerms],
+    customer: &Customer,
+) -> Result<visma::models::Customer, Stop> {
+    let terms = terms_for(api, sales_terms, customer.payment_terms_days).await?;
+    match api
         .customers()
         .create(&customer_body(customer, terms))
         .await
     {
-        Ok(created) => created,
-        // Another invoice for the same new customer created it a moment ago: match it.
+        Ok(created) => Ok(created),
         Err(e) if e.class() == ErrorClass::Conflict && customer.number.is_some() => {
             let number = customer.number.as_deref().unwrap_or_default();
             let page = api
@@ -590,18 +604,79 @@ async fn resolve_customer(
             page.data
                 .into_iter()
                 .find(|c| c.customer_number.as_deref() == Some(number))
-                .ok_or_else(|| from_visma(e, "creating the customer"))?
+                .ok_or_else(|| from_visma(e, "creating the customer"))
         }
-        Err(e) => return Err(from_visma(e, "creating the customer")),
-    };
-    let id = created.id.ok_or_else(|| {
-        Stop::Failed(ItemError::new(
-            "visma_rejected",
-            "Visma returned no customer id",
-        ))
-    })?;
-    links.put(tenant, customer.id.as_str(), id).await?;
-    Ok(id)
+        Err(e) => Err(from_visma(e, "creating the customer")),
+    }
+}
+
+/// Looks the customer up in the customer index: by customer number, then by org number.
+async fn find_indexed_customer(
+    pulled: &Pulled,
+    tenant: &TenantId,
+    customer: &Customer,
+) -> Result<Option<CustomerId>, Stop> {
+    for (key, value) in [
+        (CustomerKey::Number, &customer.number),
+        (CustomerKey::OrgNumber, &customer.org_number),
+    ] {
+        let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let id = pulled.indexed_customer(tenant, key, value).await?;
+        if let Some(id) = id.and_then(|id| uuid::Uuid::parse_str(&id).ok()) {
+            return Ok(Some(CustomerId::new(id)));
+        }
+    }
+    Ok(None)
+}
+
+/// Looks the customer up in Visma: by customer number, then org number (CONTRACT §6), in one
+/// request; without either, a retry (which may follow a lost create) looks by name, and a first
+/// attempt does not look.
+async fn find_customer(
+    api: &VismaApi<'_, TenantTokens<'_>>,
+    customer: &Customer,
+    look_first: bool,
+) -> Result<Option<visma::models::Customer>, Stop> {
+    let mut filters = Vec::new();
+    if let Some(number) = &customer.number {
+        filters.push(format!("CustomerNumber eq {}", visma::odata_string(number)));
+    }
+    if let Some(org) = &customer.org_number {
+        filters.push(format!(
+            "CorporateIdentityNumber eq {}",
+            visma::odata_string(org)
+        ));
+    }
+    if filters.is_empty() && look_first {
+        filters.push(format!("Name eq {}", visma::odata_string(&customer.name)));
+    }
+    if filters.is_empty() {
+        return Ok(None);
+    }
+    let page = api
+        .customers()
+        .list(&ListQuery::new().filter(filters.join(" or ")))
+        .await
+        .map_err(|e| from_visma(e, "looking the customer up"))?;
+    // Number first, then org number (CONTRACT §6), then name.
+    let by_number = customer.number.as_ref().and_then(|n| {
+        page.data
+            .iter()
+            .find(|c| c.customer_number.as_deref() == Some(n.as_str()))
+    });
+    let by_org = customer.org_number.as_ref().and_then(|o| {
+        page.data
+            .iter()
+            .find(|c| c.corporate_identity_number.as_deref() == Some(o.as_str()))
+    });
+    let by_name = page.data.iter().find(|c| c.name == customer.name);
+    Ok(by_number
+        .or(by_org)
+        .or(by_name)
+        .filter(|c| c.id.is_some())
+        .cloned())
 }
 
 fn customer_body(customer: &Customer, terms: TermsOfPaymentId) -> visma::models::Customer {
@@ -622,50 +697,27 @@ fn customer_body(customer: &Customer, terms: TermsOfPaymentId) -> visma::models:
     body
 }
 
-/// Visma's terms of payment for `days` (normal terms with that many days, else the nearest
-/// longer, else the longest). Cached per tenant for the life of the process: terms change
-/// rarely, and a missing one only means one extra lookup.
+/// Visma's terms of payment for `days` ([`domain::pull::terms_for_days`]), from the sales terms
+/// the pull keeps (`pulled`); a tenant not pulled yet costs one Visma request.
 async fn terms_for(
     api: &VismaApi<'_, TenantTokens<'_>>,
-    tenant: &TenantId,
+    pulled: &[SalesTerms],
     days: u16,
 ) -> Result<TermsOfPaymentId, Stop> {
-    /// Sales terms of payment per tenant: (days, id).
-    type TermsByTenant = HashMap<TenantId, Vec<(i32, TermsOfPaymentId)>>;
-    static CACHE: Mutex<Option<TermsByTenant>> = Mutex::new(None);
-    let cached = CACHE
-        .lock()
-        .ok()
-        .and_then(|c| c.as_ref().and_then(|m| m.get(tenant).cloned()));
-    let terms = match cached {
-        Some(terms) => terms,
-        None => {
-            let all = api
-                .terms_of_payment()
-                .list_all(&ListQuery::new())
-                .await
-                .map_err(|e| from_visma(e, "reading the terms of payment"))?;
-            let terms: Vec<(i32, TermsOfPaymentId)> = all
-                .items
-                .into_iter()
-                .filter(|t| t.terms_of_payment_type_id.unwrap_or(0) == 0)
-                .map(|t| (t.number_of_days.unwrap_or(0), t.id))
-                .collect();
-            if let Ok(mut cache) = CACHE.lock() {
-                cache
-                    .get_or_insert_with(HashMap::new)
-                    .insert(tenant.clone(), terms.clone());
-            }
-            terms
-        }
+    let read;
+    let terms = if pulled.is_empty() {
+        let all = api
+            .terms_of_payment()
+            .list_all(&ListQuery::new())
+            .await
+            .map_err(|e| from_visma(e, "reading the terms of payment"))?;
+        read = crate::pull::sales_terms(&all.items);
+        &read
+    } else {
+        pulled
     };
-    let days = i32::from(days);
-    terms
-        .iter()
-        .filter(|(d, _)| *d >= days)
-        .min_by_key(|(d, _)| *d)
-        .or_else(|| terms.iter().max_by_key(|(d, _)| *d))
-        .map(|(_, id)| *id)
+    terms_for_days(terms, days)
+        .and_then(|t| t.id.parse().ok())
         .ok_or_else(|| {
             blocked(
                 "visma_company_setup",

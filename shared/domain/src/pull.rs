@@ -1,5 +1,5 @@
 //! The data pulled from Visma (fiscal years, charts of accounts, article account codings, VAT
-//! codes, vouchers) in the shapes the service stores and Aourly reads (CONTRACT §4), and the
+//! codes, vouchers, sales terms of payment, the customer index) in the shapes the service stores and Aourly reads (CONTRACT §4), and the
 //! rules of the pull: which fiscal years are open, how pulled vouchers are de-duplicated, which
 //! vouchers are the service's own, and which events a pull announces (CONTRACT §7).
 //!
@@ -63,6 +63,69 @@ pub struct VatCode {
     /// Visma's rate as sent (the sandbox sends a fraction), as a decimal string.
     pub rate: Option<String>,
     pub related_accounts: Vec<String>,
+}
+
+/// A terms of payment for sales (Visma's type 0, "normal"): net days and Visma's id. The pull
+/// keeps the company's list so that creating a customer needs no extra Visma request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesTerms {
+    pub days: i32,
+    pub id: String,
+}
+
+/// The terms of payment a customer with `days` days gets: the normal terms with exactly that
+/// many days, else the nearest longer, else the longest there is. `None` for an empty list.
+pub fn terms_for_days(terms: &[SalesTerms], days: u16) -> Option<&SalesTerms> {
+    let days = i32::from(days);
+    terms
+        .iter()
+        .filter(|t| t.days >= days)
+        .min_by_key(|t| t.days)
+        .or_else(|| terms.iter().max_by_key(|t| t.days))
+}
+
+/// A Visma customer as the customer index knows it: the pull writes one index item per
+/// customer number and one per org number (`CorporateIdentityNumber`), each naming the Visma
+/// customer id, so the push can match an Aourly customer without asking Visma.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedCustomer {
+    pub visma_id: String,
+    pub number: Option<String>,
+    pub org_number: Option<String>,
+}
+
+/// Which index key an entry is stored under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CustomerKey {
+    /// Visma's `CustomerNumber` (unique in a company).
+    Number,
+    /// Visma's `CorporateIdentityNumber` (org number, or a private person's identity number);
+    /// not unique: several Visma customers may share one.
+    OrgNumber,
+}
+
+/// The index entries for these customers: `(key, value, Visma id)`, each key once (a write
+/// batch may not name the same item twice). Empty numbers are left out. When several of these
+/// customers share a key the first one wins, as the first match does in a Visma lookup (a later
+/// pull that reads another customer with that key overwrites it: the index names *a* Visma
+/// customer with that org number, which is all the matching rule asks for).
+pub fn customer_index_entries(customers: &[IndexedCustomer]) -> Vec<(CustomerKey, String, String)> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for c in customers {
+        for (key, value) in [
+            (CustomerKey::Number, &c.number),
+            (CustomerKey::OrgNumber, &c.org_number),
+        ] {
+            let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            if seen.insert((key, value.to_owned())) {
+                out.push((key, value.to_owned(), c.visma_id.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// Where a voucher in Visma came from.
@@ -521,6 +584,46 @@ mod tests {
         assert!(changed);
         let numbers: Vec<_> = merged.iter().map(|a| a.number.as_str()).collect();
         assert_eq!(numbers, vec!["1000", "1930", "3001", "100000"]);
+    }
+
+    #[test]
+    fn terms_are_the_exact_days_else_the_nearest_longer_else_the_longest() {
+        let t = |days: i32, id: &str| SalesTerms {
+            days,
+            id: id.into(),
+        };
+        let terms = vec![t(30, "t30"), t(10, "t10"), t(60, "t60"), t(20, "t20")];
+        let pick = |days| terms_for_days(&terms, days).map(|t| t.id.as_str());
+        assert_eq!(pick(30), Some("t30"));
+        assert_eq!(pick(15), Some("t20"));
+        assert_eq!(pick(0), Some("t10"));
+        assert_eq!(pick(90), Some("t60"));
+        assert_eq!(terms_for_days(&[], 30), None);
+    }
+
+    #[test]
+    fn the_customer_index_has_each_key_once_and_skips_empty_numbers() {
+        let c = |id: &str, number: Option<&str>, org: Option<&str>| IndexedCustomer {
+            visma_id: id.into(),
+            number: number.map(Into::into),
+            org_number: org.map(Into::into),
+        };
+        let entries = customer_index_entries(&[
+            c("a", Some("1001"), Some("556677-8899")),
+            c("b", Some("1002"), Some("556677-8899")),
+            c("c", None, Some("")),
+            c("a", Some("1001"), Some("556677-8899")),
+            c("d", Some("556677-8899"), None),
+        ]);
+        assert_eq!(
+            entries,
+            vec![
+                (CustomerKey::Number, "1001".into(), "a".into()),
+                (CustomerKey::OrgNumber, "556677-8899".into(), "a".into()),
+                (CustomerKey::Number, "1002".into(), "b".into()),
+                (CustomerKey::Number, "556677-8899".into(), "d".into()),
+            ]
+        );
     }
 
     #[test]

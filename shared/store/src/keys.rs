@@ -10,8 +10,10 @@
 //! | webhook event (de-duplication) | `TENANT#{t}` | `EVENT#{event id}` | |
 //! | sync item (state + the record's latest payload) | `TENANT#{t}` | `ITEM#{kind}#{aourly id}` | |
 //! | customer link (Aourly customer → Visma customer id) | `TENANT#{t}` | `LINK#customer#{aourly id}` | |
+//! | customer index: a Visma customer by customer number (pulled) | `TENANT#{t}` | `VISMA_CUSTOMER#number#{customer number}` | |
+//! | customer index: a Visma customer by org number (pulled) | `TENANT#{t}` | `VISMA_CUSTOMER#org#{org number}` | |
 //! | account mapping | `TENANT#{t}` | `MAPPING` | |
-//! | pull state (watermarks, pulled codings and VAT codes) | `TENANT#{t}` | `PULL_STATE` | |
+//! | pull state (watermarks, pulled codings, VAT codes and sales terms of payment) | `TENANT#{t}` | `PULL_STATE` | |
 //! | fiscal year | `TENANT#{t}` | `FISCAL_YEAR#{visma id}` | |
 //! | chart of accounts of one fiscal year (pages of accounts) | `TENANT#{t}` | `ACCOUNTS#{fiscal year id}#{page}` | |
 //! | voucher pulled from Visma | `TENANT#{t}` | `VOUCHER#{changed at}#{visma id}` | |
@@ -87,6 +89,16 @@ pub fn kind_str(kind: domain::RecordKind) -> &'static str {
 /// The Visma customer an Aourly customer is linked to.
 pub fn customer_link_sk(aourly_id: &str) -> String {
     format!("LINK#customer#{aourly_id}")
+}
+
+/// The customer index item for a Visma customer number or org number (the pull writes them,
+/// the push reads them to match an Aourly customer without asking Visma).
+pub fn visma_customer_sk(key: domain::pull::CustomerKey, value: &str) -> String {
+    let kind = match key {
+        domain::pull::CustomerKey::Number => "number",
+        domain::pull::CustomerKey::OrgNumber => "org",
+    };
+    format!("VISMA_CUSTOMER#{kind}#{value}")
 }
 
 pub fn mapping_sk() -> &'static str {
@@ -176,6 +188,23 @@ mod tests {
         assert!(c < voucher_upper_bound());
         assert!(voucher_upper_bound() < voucher_id_sk("a"));
         assert!(accounts_sk("fy", 2) < accounts_sk("fy", 10));
+    }
+
+    #[test]
+    fn customer_index_keys_keep_numbers_and_org_numbers_apart() {
+        use domain::pull::CustomerKey;
+        assert_eq!(
+            visma_customer_sk(CustomerKey::Number, "10042"),
+            "VISMA_CUSTOMER#number#10042"
+        );
+        assert_eq!(
+            visma_customer_sk(CustomerKey::OrgNumber, "556677-8899"),
+            "VISMA_CUSTOMER#org#556677-8899"
+        );
+        assert_ne!(
+            visma_customer_sk(CustomerKey::Number, "556677-8899"),
+            visma_customer_sk(CustomerKey::OrgNumber, "556677-8899")
+        );
     }
 
     #[test]

@@ -35,6 +35,34 @@ pub use tokens::{StoredTokens, TokenVault};
 /// local emulator) and builds the clients from it.
 pub async fn aws_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(aws_http_client())
         .load()
         .await
+}
+
+/// The SDK's HTTP client: rustls on ring (the TLS stack the Visma client already uses) trusting
+/// the Mozilla root set compiled into the binary, as the Visma client does. The SDK's default
+/// reads and parses every certificate file under `/etc/ssl` at each cold start (~2.5 ms of a
+/// 5.5 ms start-up, measured in `make bench`).
+pub fn aws_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    use base64::Engine as _;
+
+    let mut roots = tls::TrustStore::empty().with_native_roots(false);
+    for root in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let der = base64::engine::general_purpose::STANDARD.encode(root.as_ref());
+        roots.add_pem_certificate(format!(
+            "-----BEGIN CERTIFICATE-----\n{der}\n-----END CERTIFICATE-----\n"
+        ));
+    }
+    let tls_context = tls::TlsContext::builder()
+        .with_trust_store(roots)
+        .build()
+        .expect("a trust store without extra server names is valid");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .tls_context(tls_context)
+        .build_https()
 }

@@ -4,18 +4,25 @@
 //! - `ACCOUNTS#{fiscal year id}#{page}`: the chart of one fiscal year, split into pages of
 //!   [`CHART_PAGE_SIZE`] accounts (a 2,000-account chart is four items of ~40 KB, far below
 //!   DynamoDB's 400 KB item limit);
-//! - `PULL_STATE`: watermarks, and the (small) lists of article account codings and VAT codes;
+//! - `PULL_STATE`: watermarks, and the (small) lists of article account codings, VAT codes and
+//!   sales terms of payment;
 //! - `VOUCHER#{changed at}#{visma id}`: a pulled voucher, sorted by when this version reached
 //!   the service, plus `VOUCHER_ID#{visma id}` pointing at it (for de-duplication by id);
 //! - `PUSHED_VOUCHER#{visma id}`: a voucher this service posted (never delivered back);
-//! - `MAPPING`: the account mapping.
+//! - `MAPPING`: the account mapping;
+//! - `VISMA_CUSTOMER#number#{customer number}` and `VISMA_CUSTOMER#org#{org number}`: the
+//!   customer index, each naming a Visma customer's id, so a push can match an Aourly customer
+//!   without asking Visma (trustworthy once `PullState::customers_watermark` is set).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::mapping::AccountMapping;
-use domain::pull::{Account, Coding, FiscalYear, PulledVoucher, VatCode};
+use domain::pull::{
+    customer_index_entries, Account, Coding, CustomerKey, FiscalYear, IndexedCustomer,
+    PulledVoucher, SalesTerms, VatCode,
+};
 use domain::TenantId;
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +53,13 @@ pub struct PullState {
     pub vat_codes: Vec<VatCode>,
     #[serde(default)]
     pub vouchers_watermark: Option<DateTime<Utc>>,
+    /// The company's sales terms of payment, for the customers the push creates.
+    #[serde(default)]
+    pub sales_terms: Vec<SalesTerms>,
+    /// Visma's `ServerTimeUtc` of the last customer read, set only once the customer index
+    /// holds every customer Visma listed: until then the push asks Visma instead.
+    #[serde(default)]
+    pub customers_watermark: Option<DateTime<Utc>>,
     /// When the last pull finished (successfully).
     #[serde(default)]
     pub pulled_at: Option<DateTime<Utc>>,
@@ -78,6 +92,12 @@ struct VoucherPointer {
 struct PushedVoucher {
     visma_id: String,
     recorded_at: DateTime<Utc>,
+}
+
+/// One customer index item.
+#[derive(Serialize, Deserialize)]
+struct IndexedCustomerId {
+    visma_id: String,
 }
 
 #[derive(Deserialize)]
@@ -216,6 +236,43 @@ impl Pulled {
         self.table
             .put(&keyed(tenant, keys::pull_state_sk().to_owned(), state))
             .await
+    }
+
+    /// Writes the customer index items of these Visma customers (in batches), replacing what
+    /// the index held for the same numbers.
+    pub async fn put_customer_index(
+        &self,
+        tenant: &TenantId,
+        customers: &[IndexedCustomer],
+    ) -> Result<(), StoreError> {
+        let items: Vec<Keyed<IndexedCustomerId>> = customer_index_entries(customers)
+            .into_iter()
+            .map(|(key, value, visma_id)| {
+                keyed(
+                    tenant,
+                    keys::visma_customer_sk(key, &value),
+                    IndexedCustomerId { visma_id },
+                )
+            })
+            .collect();
+        self.table.put_all(&items).await
+    }
+
+    /// The Visma customer id the customer index holds for this customer number or org number.
+    pub async fn indexed_customer(
+        &self,
+        tenant: &TenantId,
+        key: CustomerKey,
+        value: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let item: Option<Keyed<IndexedCustomerId>> = self
+            .table
+            .get(
+                &keys::tenant_pk(tenant),
+                &keys::visma_customer_sk(key, value),
+            )
+            .await?;
+        Ok(item.map(|i| i.value.visma_id))
     }
 
     /// The stored versions of these vouchers: Visma id → (`modified_at`, `changed_at`).

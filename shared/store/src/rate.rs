@@ -17,17 +17,17 @@ impl RateBuckets {
         Self { table }
     }
 
-    /// Takes one slot of bucket `bucket` (a time bucket number) for `key`, if fewer than
-    /// `limit` were taken. One conditional atomic counter update.
-    pub async fn try_take(
+    /// Counts one request in bucket `bucket` (a time bucket number) for `key` and returns the
+    /// bucket's count including it: the caller may send when it is within its limit. One
+    /// atomic counter update; counting past the limit tells later callers how many wait.
+    pub async fn take(
         &self,
         owner: &str,
         key: &str,
         bucket: u64,
-        limit: u32,
         expires_at: i64,
-    ) -> Result<bool, StoreError> {
-        let result = self
+    ) -> Result<u64, StoreError> {
+        let output = self
             .table
             .client()
             .update_item()
@@ -35,18 +35,18 @@ impl RateBuckets {
             .key(PK, AttributeValue::S(format!("RATE#{owner}")))
             .key(SK, AttributeValue::S(format!("{key}#{bucket}")))
             .update_expression("ADD n :one SET #ttl = :ttl")
-            .condition_expression("attribute_not_exists(n) OR n < :limit")
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
             .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("UpdateItem", e));
-        match result {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
+            .map_err(|e| StoreError::from_sdk("UpdateItem", e))?;
+        output
+            .attributes()
+            .and_then(|a| a.get("n"))
+            .and_then(|n| n.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| StoreError::Decode("a rate bucket without its count".into()))
     }
 }

@@ -1,15 +1,23 @@
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::config::AsyncSleep as _;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::error::SdkMessage;
 use crate::keys::{GSI1, GSI1PK, PK, SK};
 use crate::StoreError;
 
 /// A raw DynamoDB item, for the few places that need attribute-level control.
 pub type Item = HashMap<String, AttributeValue>;
+
+/// Items per `BatchWriteItem` call (DynamoDB's limit).
+const BATCH_WRITE_LIMIT: usize = 25;
+
+/// Calls per batch of [`Table::put_all`] before unprocessed items fail the write.
+const BATCH_TRIES: u32 = 6;
 
 /// The service's one DynamoDB table. Items are mapped with `serde_dynamo`; each item type
 /// carries its own `PK`/`SK` fields, built by [`crate::keys`].
@@ -60,6 +68,61 @@ impl Table {
             .send()
             .await;
         result.map_err(|e| StoreError::from_sdk("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Writes many items with `BatchWriteItem`, 25 per call, replacing items with the same
+    /// keys; not atomic, and no item may appear twice (DynamoDB refuses a batch naming a key
+    /// twice). Items DynamoDB leaves unprocessed (throttling) are sent again after a short,
+    /// growing pause; if some are still left after [`BATCH_TRIES`] calls the write fails as
+    /// transient, and running it again is harmless.
+    pub async fn put_all<T: Serialize>(&self, items: &[T]) -> Result<(), StoreError> {
+        for chunk in items.chunks(BATCH_WRITE_LIMIT) {
+            let mut requests = chunk
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(to_item(item)?))
+                        .build()
+                        .map_err(|e| StoreError::Permanent {
+                            operation: "BatchWriteItem",
+                            source: Box::new(e),
+                        })?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut tries = 0;
+            while !requests.is_empty() {
+                if tries == BATCH_TRIES {
+                    return Err(StoreError::Transient {
+                        operation: "BatchWriteItem",
+                        source: Box::new(SdkMessage(format!(
+                            "{} items still unprocessed after {BATCH_TRIES} calls",
+                            requests.len()
+                        ))),
+                    });
+                }
+                if tries > 0 {
+                    // 50 ms, 100 ms, 200 ms, ... (the SDK's own retries cover failed calls).
+                    let pause = std::time::Duration::from_millis(50 << (tries - 1));
+                    if let Some(sleep) = self.client.config().sleep_impl() {
+                        sleep.sleep(pause).await;
+                    }
+                }
+                tries += 1;
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.name, requests)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::from_sdk("BatchWriteItem", e))?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&self.name))
+                    .unwrap_or_default();
+            }
+        }
         Ok(())
     }
 

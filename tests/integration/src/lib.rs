@@ -18,6 +18,7 @@ pub fn endpoint() -> String {
 pub async fn aws() -> aws_config::SdkConfig {
     let endpoint = endpoint();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(store::aws_http_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("eu-north-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
@@ -36,8 +37,9 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// A complete test configuration with fresh table and queue names, plus any overrides.
-pub fn config(overrides: &[(&str, &str)]) -> Config {
+/// The environment of a complete test configuration (fresh table and queue names, plus any
+/// overrides), for [`config`] or for a service process started by a test.
+pub fn env_vars(overrides: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
     let endpoint = endpoint();
     let table = unique("state");
     let queue = format!("{endpoint}/123456789012/{}", unique("sync"));
@@ -64,6 +66,12 @@ pub fn config(overrides: &[(&str, &str)]) -> Config {
     for (k, v) in overrides {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
+    vars
+}
+
+/// A complete test configuration with fresh table and queue names, plus any overrides.
+pub fn config(overrides: &[(&str, &str)]) -> Config {
+    let vars = env_vars(overrides);
     Config::from_lookup(&Secret::ALL, |k| vars.get(k).cloned()).expect("test configuration")
 }
 

@@ -125,7 +125,8 @@ async fn a_large_chart_arrives_complete_and_an_unchanged_pull_costs_one_request_
     }
 
     // Nothing changed in Visma: at most one request per resource type (accounts: one for the
-    // one open fiscal year), and nothing announced.
+    // one open fiscal year), and nothing announced. Seven types since the pull also keeps the
+    // terms of payment and the customer index for the push (issue 8): five before.
     sandbox.clear_request_log();
     let report = app::pull::run(&deps, &t).await.unwrap();
     let second = requests(&sandbox);
@@ -138,7 +139,9 @@ async fn a_large_chart_arrives_complete_and_an_unchanged_pull_costs_one_request_
         vec![
             "GET /v2/accounts/{fiscalyearId}",
             "GET /v2/articleaccountcodings",
+            "GET /v2/customers",
             "GET /v2/fiscalyears",
+            "GET /v2/termsofpayments",
             "GET /v2/vatcodes",
             "GET /v2/vouchers",
         ]
@@ -149,6 +152,100 @@ async fn a_large_chart_arrives_complete_and_an_unchanged_pull_costs_one_request_
     let status = get(&deps, "large-co", "").await.body;
     assert_eq!(status["last_sync_result"], "ok");
     assert!(status["last_sync_at"].is_string());
+}
+
+#[tokio::test]
+async fn the_pull_keeps_the_sales_terms_and_an_index_of_visma_customers() {
+    use domain::pull::CustomerKey;
+    let sandbox = sandbox().await;
+    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let t = tenant("acme");
+    let company = first_company(&sandbox);
+    connect_tenant(&deps, &sandbox, &t, company).await;
+    let customer = |name: &str, number: &str, org: Option<&str>| {
+        let mut c = json!({"Name": name, "CustomerNumber": number, "IsPrivatePerson": false,
+                           "IsActive": true, "InvoiceCity": "Stockholm", "InvoicePostalCode": "11122"});
+        if let Some(org) = org {
+            c["CorporateIdentityNumber"] = json!(org);
+        }
+        c
+    };
+    let first = sandbox.add_customer(company, customer("Bygg AB", "100", Some("556677-8899")));
+    let no_org = sandbox.add_customer(company, customer("Anna", "101", None));
+    let pulled = store::Pulled::new(deps.table.clone());
+    assert_eq!(
+        pulled.pull_state(&t).await.unwrap().customers_watermark,
+        None,
+        "no index before the first pull"
+    );
+
+    app::pull::run(&deps, &t).await.unwrap();
+    let state = pulled.pull_state(&t).await.unwrap();
+    // The sandbox's normal (type 0) terms, with their days.
+    assert!(!state.sales_terms.is_empty());
+    assert!(state.sales_terms.iter().any(|terms| terms.days == 30));
+    let watermark = state.customers_watermark.expect("the index is complete");
+    let indexed = |key, value: &'static str| {
+        let pulled = pulled.clone();
+        let t = t.clone();
+        async move { pulled.indexed_customer(&t, key, value).await.unwrap() }
+    };
+    assert_eq!(
+        indexed(CustomerKey::Number, "100").await.as_deref(),
+        first["Id"].as_str()
+    );
+    assert_eq!(
+        indexed(CustomerKey::OrgNumber, "556677-8899")
+            .await
+            .as_deref(),
+        first["Id"].as_str()
+    );
+    assert_eq!(
+        indexed(CustomerKey::Number, "101").await.as_deref(),
+        no_org["Id"].as_str()
+    );
+    assert_eq!(indexed(CustomerKey::Number, "102").await, None);
+    let items: Vec<Value> = deps
+        .table
+        .query_prefix(&format!("TENANT#{t}"), "VISMA_CUSTOMER#")
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 3, "{items:#?}");
+
+    // A customer added later arrives with the next pull, which asks only for changed ones.
+    let later = sandbox.add_customer(company, customer("Ny AB", "102", Some("551234-5678")));
+    sandbox.clear_request_log();
+    let report = app::pull::run(&deps, &t).await.unwrap();
+    assert_eq!(
+        report.changes,
+        domain::pull::PullChanges::default(),
+        "customers are not announced"
+    );
+    let read = sandbox
+        .request_log()
+        .into_iter()
+        .find(|r| r.route == "/v2/customers")
+        .expect("customers were read");
+    assert!(
+        read.query
+            .as_deref()
+            .unwrap_or_default()
+            .contains("ChangedUtc"),
+        "{:?}",
+        read.query
+    );
+    assert_eq!(
+        indexed(CustomerKey::Number, "102").await.as_deref(),
+        later["Id"].as_str()
+    );
+    assert_eq!(
+        indexed(CustomerKey::OrgNumber, "551234-5678")
+            .await
+            .as_deref(),
+        later["Id"].as_str()
+    );
+    let state = pulled.pull_state(&t).await.unwrap();
+    assert!(state.customers_watermark.unwrap() > watermark);
 }
 
 #[tokio::test]

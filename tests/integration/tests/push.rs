@@ -125,9 +125,12 @@ async fn an_invoice_reaches_visma_once_with_its_customer() {
     let customers = sb.customers(first_company(&sb));
     assert_eq!(customers.len(), 1);
     assert_eq!(customers[0]["CustomerNumber"], "10042");
-    // New customer: one lookup, one create, one invoice (terms of payment are read once).
-    assert_eq!(sb.count("POST", "/v2/customerinvoices"), 1);
-    assert_eq!(sb.count("POST", "/v2/customers"), 1);
+    // New customer after a pull: create it, create the invoice. The customer index and the
+    // terms of payment the pull keeps answer the rest without asking Visma.
+    assert_eq!(
+        visma_requests(&sb),
+        ["POST /v2/customers", "POST /v2/customerinvoices"]
+    );
 
     // The same invoice again (a new event id) and a manual retry change nothing.
     sb.clear_request_log();
@@ -163,13 +166,189 @@ async fn an_invoice_reaches_visma_once_with_its_customer() {
     )
     .await;
     drain_queue(&deps, 10).await;
-    assert_eq!(
-        sb.request_log()
-            .iter()
-            .filter(|r| r.route.starts_with("/v2/"))
-            .count(),
-        1
+    assert_eq!(visma_requests(&sb), ["POST /v2/customerinvoices"]);
+}
+
+/// A customer as Visma's UI would create it (the fields Visma requires).
+fn visma_customer(name: &str, number: Option<&str>, org_number: &str) -> Value {
+    let mut c = json!({"Name": name, "IsPrivatePerson": false, "IsActive": true,
+                       "CorporateIdentityNumber": org_number,
+                       "InvoiceCity": "Stockholm", "InvoicePostalCode": "11122"});
+    if let Some(n) = number {
+        c["CustomerNumber"] = json!(n);
+    }
+    c
+}
+
+/// The Visma API requests in the sandbox log, as `METHOD route`, in order.
+fn visma_requests(sb: &Sandbox) -> Vec<String> {
+    sb.request_log()
+        .iter()
+        .filter(|r| r.route.starts_with("/v2/"))
+        .map(|r| format!("{} {}", r.method, r.route))
+        .collect()
+}
+
+fn invoice_customer_id(sb: &Sandbox, reference: &str) -> Value {
+    sb.customer_invoices(first_company(sb))
+        .into_iter()
+        .find(|i| i["BuyersOrderReference"] == reference)
+        .unwrap_or_else(|| panic!("no invoice {reference}"))["CustomerId"]
+        .clone()
+}
+
+#[tokio::test]
+async fn customers_already_in_visma_are_matched_from_the_pulled_index_without_asking_visma() {
+    let sb = sandbox().await;
+    let company = first_company(&sb);
+    // Made in Visma before the pull: one with Aourly's org number and a number Visma chose, one
+    // with Aourly's customer number and another org number.
+    let by_org = sb.add_customer(company, visma_customer("Kund AB", None, "5510042-0000"));
+    let by_number = sb.add_customer(
+        company,
+        visma_customer("Kund 10043 AB", Some("10043"), "559999-9999"),
     );
+    assert_ne!(by_org["CustomerNumber"], "10042");
+    let (deps, tenant) = ready(&sb).await;
+
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_1",
+            invoice("inv_1", "1042", customer("cus_1", "10042")),
+        ),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+    assert_eq!(visma_requests(&sb), ["POST /v2/customerinvoices"]);
+    assert_eq!(invoice_customer_id(&sb, "Aourly 1042"), by_org["Id"]);
+
+    sb.clear_request_log();
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_2",
+            invoice("inv_2", "1043", customer("cus_2", "10043")),
+        ),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    assert_eq!(visma_requests(&sb), ["POST /v2/customerinvoices"]);
+    assert_eq!(invoice_customer_id(&sb, "Aourly 1043"), by_number["Id"]);
+    assert_eq!(sb.customers(company).len(), 2, "no customer created");
+}
+
+#[tokio::test]
+async fn a_customer_made_in_visma_since_the_pull_with_the_same_number_is_linked_not_duplicated() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    let company = first_company(&sb);
+    let by_hand = sb.add_customer(
+        company,
+        visma_customer("Kund 10042 AB", Some("10042"), "551111-1111"),
+    );
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_1",
+            invoice("inv_1", "1042", customer("cus_1", "10042")),
+        ),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+    // Not in the index: the create is refused (number taken), the lookup finds it.
+    assert_eq!(
+        visma_requests(&sb),
+        [
+            "POST /v2/customers",
+            "GET /v2/customers",
+            "POST /v2/customerinvoices"
+        ]
+    );
+    assert_eq!(sb.customers(company).len(), 1, "no duplicate");
+    assert_eq!(invoice_customer_id(&sb, "Aourly 1042"), by_hand["Id"]);
+}
+
+#[tokio::test]
+async fn a_customer_without_a_number_missing_from_the_index_is_looked_up_in_visma() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    let company = first_company(&sb);
+    // In Visma since the pull (say, created by a push whose answer was lost): not indexed, and
+    // without a customer number Visma would not refuse a second copy.
+    let existing = sb.add_customer(company, visma_customer("Kund AB", None, "5510042-0000"));
+    let mut no_number = customer("cus_1", "10042");
+    no_number["number"] = Value::Null;
+    post_webhook(
+        &deps,
+        &event("evt_1", "customer.created", json!({"customer": no_number})),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let linked = item(&deps, &tenant, RecordKind::Customer, "cus_1").await;
+    assert_eq!(linked.status, ItemStatus::Synced, "{:?}", linked.last_error);
+    assert_eq!(linked.visma_id.as_deref(), existing["Id"].as_str());
+    assert_eq!(visma_requests(&sb), ["GET /v2/customers"]);
+    assert_eq!(sb.customers(company).len(), 1, "no duplicate");
+}
+
+#[tokio::test]
+async fn a_tenant_never_pulled_matches_and_creates_customers_by_asking_visma() {
+    let sb = sandbox().await;
+    let deps = deps_with_sandbox(&sb, &[]).await;
+    let tenant = TenantId::parse("acme").unwrap();
+    let company = first_company(&sb);
+    connect_tenant(&deps, &sb, &tenant, company).await;
+    let existing = sb.add_customer(company, visma_customer("Kund AB", None, "5510042-0000"));
+
+    // No pull yet, so no customer index: Visma is asked, and its customer is linked.
+    post_webhook(
+        &deps,
+        &event(
+            "evt_1",
+            "customer.created",
+            json!({"customer": customer("cus_1", "10042")}),
+        ),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let linked = item(&deps, &tenant, RecordKind::Customer, "cus_1").await;
+    assert_eq!(linked.status, ItemStatus::Synced, "{:?}", linked.last_error);
+    assert_eq!(linked.visma_id.as_deref(), existing["Id"].as_str());
+    assert_eq!(visma_requests(&sb), ["GET /v2/customers"]);
+
+    // A new one: looked up, then created with terms of payment read from Visma.
+    sb.clear_request_log();
+    post_webhook(
+        &deps,
+        &event(
+            "evt_2",
+            "customer.created",
+            json!({"customer": customer("cus_2", "10043")}),
+        ),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let created = item(&deps, &tenant, RecordKind::Customer, "cus_2").await;
+    assert_eq!(
+        created.status,
+        ItemStatus::Synced,
+        "{:?}",
+        created.last_error
+    );
+    assert_eq!(
+        visma_requests(&sb),
+        [
+            "GET /v2/customers",
+            "GET /v2/termsofpayments",
+            "POST /v2/customers"
+        ]
+    );
+    assert_eq!(sb.customers(company).len(), 2);
 }
 
 #[tokio::test]

@@ -73,6 +73,26 @@ async fn items_are_written_claimed_once_read_and_queried() {
 }
 
 #[tokio::test]
+async fn many_items_are_written_in_batches() {
+    // GIVEN more items than one BatchWriteItem call takes (25), one of them already stored
+    let deps = integration_tests::deps(&[]).await;
+    let table = &deps.table;
+    table.put(&note("T#1", "ITEM#007", "old")).await.unwrap();
+    let items: Vec<Note> = (0..60)
+        .map(|i| note("T#1", &format!("ITEM#{i:03}"), &format!("n{i}")))
+        .collect();
+
+    // WHEN they are written together
+    table.put_all(&items).await.unwrap();
+
+    // THEN every one is stored, replacing the old value
+    let read: Vec<Note> = table.query_prefix("T#1", "ITEM#").await.unwrap();
+    assert_eq!(read, items);
+    // AND nothing to write is no call at all
+    table.put_all::<Note>(&[]).await.unwrap();
+}
+
+#[tokio::test]
 async fn the_sparse_index_pages_through_connected_tenants_only() {
     let deps = integration_tests::deps(&[]).await;
     for i in 0..7 {

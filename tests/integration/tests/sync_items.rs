@@ -18,6 +18,10 @@ fn customer(id: &str) -> Value {
 }
 
 fn parsed_event(kind: RecordKind, id: &str) -> WebhookEvent {
+    parsed_event_with_id(kind, id, &format!("evt_{id}"))
+}
+
+fn parsed_event_with_id(kind: RecordKind, id: &str, event_id: &str) -> WebhookEvent {
     let (kind, data) = match kind {
         RecordKind::Customer => ("customer.created", json!({"customer": customer(id)})),
         RecordKind::Invoice => (
@@ -36,7 +40,7 @@ fn parsed_event(kind: RecordKind, id: &str) -> WebhookEvent {
                 {"account": "1930", "debit": "0", "credit": "100.00", "text": null}]}}),
         ),
     };
-    let body = json!({"id": format!("evt_{id}"), "type": kind, "tenant": "acme",
+    let body = json!({"id": event_id, "type": kind, "tenant": "acme",
                       "created_at": "2026-11-23T10:00:00Z", "data": data});
     domain::parse_event(&serde_json::to_vec(&body).unwrap()).unwrap()
 }
@@ -457,4 +461,65 @@ async fn a_claim_is_taken_once_and_a_superseded_push_keeps_its_visma_link() {
             ..
         }
     ));
+}
+
+/// An event whose item write is refused records nothing: the marker put that ran first in the
+/// same transaction is rolled back (in AWS, and in the emulator's wrapper,
+/// `scripts/moto_server_atomic.py`, which rolls back only the items a transaction touched).
+#[tokio::test]
+async fn a_refused_item_write_leaves_no_event_marker() {
+    let deps = integration_tests::deps(&[]).await;
+    let tenant = TenantId::parse("acme").unwrap();
+    let items = SyncItems::new(deps.table.clone());
+    let stored = seed(
+        &deps,
+        RecordKind::Invoice,
+        "inv_rollback",
+        ItemStatus::Pending,
+    )
+    .await;
+
+    let later = parsed_event_with_id(RecordKind::Invoice, "inv_rollback", "evt_refused_replace");
+    let now = chrono::Utc::now();
+    let marker = EventMarker::new(&later, "stored", false, now, chrono::Duration::seconds(60));
+    let replacement = SyncItem::new(&later, ItemStatus::Pending, None, now).unwrap();
+    let refused = items
+        .record_event(
+            &marker,
+            &ItemWrite::Replace {
+                item: Box::new(replacement.clone()),
+                expected_version: stored.version + 7,
+            },
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(store::RecordError::ItemChanged)),
+        "{refused:?}"
+    );
+    assert!(items
+        .event(&tenant, "evt_refused_replace")
+        .await
+        .unwrap()
+        .is_none());
+
+    let again = parsed_event_with_id(RecordKind::Invoice, "inv_rollback", "evt_refused_create");
+    let marker = EventMarker::new(&again, "stored", false, now, chrono::Duration::seconds(60));
+    let refused = items
+        .record_event(&marker, &ItemWrite::Create(Box::new(replacement)))
+        .await;
+    assert!(
+        matches!(refused, Err(store::RecordError::ItemChanged)),
+        "{refused:?}"
+    );
+    assert!(items
+        .event(&tenant, "evt_refused_create")
+        .await
+        .unwrap()
+        .is_none());
+    let unchanged = items
+        .get(&tenant, RecordKind::Invoice, "inv_rollback")
+        .await
+        .unwrap()
+        .expect("the stored item");
+    assert_eq!(unchanged.version, stored.version);
 }

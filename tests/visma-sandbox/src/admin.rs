@@ -234,6 +234,23 @@ impl Shared {
         Ok(())
     }
 
+    /// Creates a customer as if entered in Visma's UI (same validation as `POST /v2/customers`).
+    /// `TermsOfPaymentId` defaults to the company's first terms of payment.
+    pub fn add_customer(&self, company_id: Uuid, customer: &Value) -> ApiResult<Value> {
+        let mut obj = customer.as_object().cloned().ok_or_else(|| {
+            ApiError::field("", "InvalidType", "The customer must be a JSON object.")
+        })?;
+        let mut st = self.lock();
+        crate::api::on_company(&mut st, company_id, |c, now| {
+            if !obj.contains_key("TermsOfPaymentId") {
+                if let Some(id) = c.terms.first().and_then(|t| t.get("Id")).cloned() {
+                    obj.insert("TermsOfPaymentId".into(), id);
+                }
+            }
+            crate::api::customers::save_customer(c, now, &obj, None)
+        })
+    }
+
     pub fn book_manual_voucher(&self, company_id: Uuid, voucher: &Value) -> ApiResult<Value> {
         let obj = voucher.as_object().cloned().ok_or_else(|| {
             ApiError::field("", "InvalidType", "The voucher must be a JSON object.")

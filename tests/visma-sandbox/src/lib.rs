@@ -173,6 +173,16 @@ impl Sandbox {
         }
     }
 
+    /// Creates a customer as if entered in Visma's UI (same validation as `POST /v2/customers`;
+    /// `TermsOfPaymentId` defaults to the company's first terms). Not in the request log.
+    /// Panics with the Visma error body when it is rejected.
+    pub fn add_customer(&self, company_id: Uuid, customer: serde_json::Value) -> serde_json::Value {
+        match self.shared.add_customer(company_id, &customer) {
+            Ok(c) => c,
+            Err(e) => panic!("add_customer rejected: {}", e.body()),
+        }
+    }
+
     /// Books a voucher as if entered in Visma's UI (same validation as `POST /v2/vouchers`).
     /// Panics with the Visma error body when it is rejected.
     pub fn book_manual_voucher(
