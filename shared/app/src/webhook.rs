@@ -13,6 +13,11 @@
 //! - When the job cannot be sent after the transaction the answer is 503; Aourly's retry (now
 //!   a duplicate id) sends it, and that answer is `queued`. While one delivery is sending,
 //!   concurrent duplicates answer `duplicate` without sending.
+//! - A successful send is not recorded (that would be a third write per webhook): the event
+//!   keeps its sending lease. A duplicate arriving after the lease has lapsed cannot tell a
+//!   delivery that sent its job from one that died before sending, so it sends the job again
+//!   and answers `duplicate`; a second job for a record already pushed costs the worker one
+//!   read and Visma nothing.
 
 use chrono::{DateTime, Duration, Utc};
 use domain::connection::ConnectionStatus;
@@ -181,8 +186,14 @@ async fn store_and_queue(
     let items = SyncItems::new(deps.table.clone());
     let kind = event.kind().record_kind();
     let record_id = event.data().record_id().as_str();
-    for _ in 0..ATTEMPTS {
-        let current = items.get(tenant, kind, record_id).await?;
+    for attempt in 0..ATTEMPTS {
+        // An invoice, credit note or voucher is almost always new: try to create it without
+        // reading first; the transaction refuses it if it exists, and the next attempt reads.
+        let current = if attempt == 0 && is_create_only(event) {
+            None
+        } else {
+            items.get(tenant, kind, record_id).await?
+        };
         let write = match &current {
             None => ItemWrite::Create(Box::new(SyncItem::new(
                 event,
@@ -256,8 +267,10 @@ fn push_job(event: &WebhookEvent) -> SyncJob {
     }
 }
 
-/// A repeated event id. If its job is not known to be queued and no other delivery is
-/// sending it, this delivery sends it (and answers `queued`); otherwise `duplicate`.
+/// A repeated event id. If its job may not have been sent (the sending lease was released
+/// after a failed send, or has lapsed) and no other delivery is sending it, this delivery
+/// sends it: after a released lease the event was never accepted, so the answer is `queued`;
+/// after a lapsed one it is `duplicate` (the job was most likely sent already).
 async fn duplicate(
     deps: &Deps,
     items: &SyncItems,
@@ -283,12 +296,19 @@ async fn duplicate(
         id: marker.record_id.clone(),
     };
     send(deps, items, tenant, event_id, job).await?;
-    tracing::info!("a previous delivery had not queued its job; queued now");
-    Ok(answer(AcceptedStatus::Queued))
+    if marker.sending_until.is_none() {
+        tracing::info!("an earlier delivery could not queue its job; queued now");
+        Ok(answer(AcceptedStatus::Queued))
+    } else {
+        tracing::info!(
+            "the sending lease had lapsed; the job was queued again in case it was lost"
+        );
+        Ok(answer(AcceptedStatus::Duplicate))
+    }
 }
 
-/// Sends the job and marks the event queued. When the send fails the lease is released so
-/// Aourly's retry sends it at once.
+/// Sends the job. When the send fails the lease is released so Aourly's retry sends it at
+/// once.
 async fn send(
     deps: &Deps,
     items: &SyncItems,
@@ -301,10 +321,6 @@ async fn send(
             tracing::warn!(error = %release, "could not release the sending lease; it lapses");
         }
         return Err(WebhookError::Queue(e));
-    }
-    if let Err(e) = items.mark_queued(tenant, event_id).await {
-        // The job is on the queue; a later duplicate may send it again, which is harmless.
-        tracing::warn!(error = %e, "the job is queued but the event could not be marked so");
     }
     Ok(())
 }

@@ -14,9 +14,10 @@
 //!
 //! An **event marker** (`TENANT#{t}` / `EVENT#{event id}`) records that an event id was
 //! accepted. It is written in the same transaction as the item ([`SyncItems::record_event`]),
-//! with `attribute_not_exists`, so a repeated id changes nothing. `queued` says whether the
-//! event's push job is known to be on the queue; `sending_until` is the short lease of the
-//! delivery that is sending it (so concurrent duplicates do not send it again).
+//! with `attribute_not_exists`, so a repeated id changes nothing. `queued` is true when the
+//! event has no push job to send; otherwise `sending_until` is the short lease of the delivery
+//! that sends it (so concurrent duplicates do not send it again; once it lapses, a duplicate
+//! sends the job again, since a send that succeeded is not recorded).
 
 use std::collections::HashMap;
 
@@ -227,9 +228,10 @@ pub struct EventMarker {
     /// `stored` (item written), or `ignored` (nothing to do: a create for a record already
     /// known, or a customer event older than the stored one).
     pub outcome: String,
-    /// Whether the push job is known to be on the queue (true when there is none to send).
+    /// True when the event has no job to send (ignored, or held as blocked).
     pub queued: bool,
-    /// While set and in the future (epoch milliseconds), one delivery is sending the job.
+    /// The sending lease (epoch milliseconds): while in the future, a delivery is sending the
+    /// job (or sent it: a send is not recorded). Removed when a send failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sending_until: Option<i64>,
     /// The table's TTL attribute (`keys::TTL_ATTRIBUTE`), epoch seconds.
@@ -484,8 +486,8 @@ impl SyncItems {
         }
     }
 
-    /// Takes the sending lease of an event whose job is not known to be queued. False when it
-    /// is queued already or another delivery holds a live lease.
+    /// Takes the sending lease of an event that has a job to send. False when it has none or
+    /// another delivery holds a live lease.
     pub async fn lease_send(
         &self,
         tenant: &TenantId,
@@ -516,17 +518,6 @@ impl SyncItems {
             Err(StoreError::ConditionFailed) => Ok(false),
             Err(e) => Err(e),
         }
-    }
-
-    /// Records that the event's job is on the queue.
-    pub async fn mark_queued(&self, tenant: &TenantId, event_id: &str) -> Result<(), StoreError> {
-        self.update_event(tenant, event_id)
-            .update_expression("SET queued = :true REMOVE sending_until")
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("UpdateItem", e))?;
-        Ok(())
     }
 
     /// Gives up the sending lease (the send failed), so the next delivery sends at once.

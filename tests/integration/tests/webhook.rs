@@ -185,9 +185,11 @@ async fn an_invoice_is_stored_pending_and_its_push_job_queued() {
     let stored = item.event().unwrap();
     assert_eq!(stored.data().record_id().as_str(), "inv_123");
     assert_eq!(stored.id().as_str(), "evt_1");
+    // The send is not recorded: the marker keeps the sending lease, so a duplicate within it
+    // sends nothing.
     let marker = items.event(&tenant, "evt_1").await.unwrap().unwrap();
-    assert!(marker.queued);
-    assert_eq!(marker.sending_until, None);
+    assert!(!marker.queued);
+    assert!(marker.sending_until.unwrap() > chrono::Utc::now().timestamp_millis());
     assert_eq!(
         drain_jobs(&deps).await,
         [push(&tenant, RecordKind::Invoice, "inv_123")]
@@ -448,7 +450,8 @@ async fn a_failed_queue_send_answers_503_and_the_retry_queues_the_job() {
     let retry = post(&deps, &e).await;
     assert_eq!(retry.status, 202, "{}", retry.body);
     assert_eq!(retry.body, json!({"event_id": "evt_q", "status": "queued"}));
-    assert!(items.event(&tenant, "evt_q").await.unwrap().unwrap().queued);
+    let marker = items.event(&tenant, "evt_q").await.unwrap().unwrap();
+    assert!(marker.sending_until.unwrap() > chrono::Utc::now().timestamp_millis());
     assert_eq!(
         drain_jobs(&deps).await,
         [push(&tenant, RecordKind::Invoice, "inv_q")]
@@ -633,4 +636,41 @@ async fn a_credit_note_is_an_invoice_item_under_its_own_id() {
         drain_jobs(&deps).await,
         [push(&tenant, RecordKind::Invoice, "inv_124")]
     );
+}
+
+/// A delivery that stored its event and died before sending the job (a crash, a timeout): the
+/// sending lease lapses, and Aourly's retry sends the job. Nothing is lost; the answer is
+/// `duplicate` (a lapsed lease looks the same as a delivery that did send), and a second job
+/// for an invoice already pushed would cost the worker one read.
+#[tokio::test]
+async fn a_delivery_that_died_before_sending_is_queued_by_the_retry_after_the_lease() {
+    let (_sb, deps, tenant) = connected("acme").await;
+    let body = invoice_event("evt_died", "acme", "inv_died");
+    let event = domain::parse_event(&serde_json::to_vec(&body).unwrap()).unwrap();
+    let items = SyncItems::new(deps.table.clone());
+    let stored_at = chrono::Utc::now() - app::webhook::SEND_LEASE - chrono::Duration::seconds(1);
+    let item = store::SyncItem::new(&event, ItemStatus::Pending, None, stored_at).unwrap();
+    let marker =
+        store::EventMarker::new(&event, "stored", true, stored_at, app::webhook::SEND_LEASE);
+    items
+        .record_event(&marker, &store::ItemWrite::Create(Box::new(item)))
+        .await
+        .unwrap();
+    assert!(drain_jobs(&deps).await.is_empty(), "the job was never sent");
+
+    let retry = post(&deps, &body).await;
+
+    assert_eq!(retry.status, 202, "{}", retry.body);
+    assert_eq!(
+        retry.body,
+        json!({"event_id": "evt_died", "status": "duplicate"})
+    );
+    assert_eq!(
+        drain_jobs(&deps).await,
+        [push(&tenant, RecordKind::Invoice, "inv_died")]
+    );
+    // Within the new lease, further deliveries send nothing.
+    let again = post(&deps, &body).await;
+    assert_eq!(again.body["status"], "duplicate");
+    assert!(drain_jobs(&deps).await.is_empty());
 }
