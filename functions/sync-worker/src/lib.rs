@@ -106,7 +106,15 @@ async fn handle_message(deps: &Deps, message: &SqsMessage) -> Result<(), JobErro
         // company setting) is recorded as failed on the status and not retried: the next
         // scheduled tick or manual sync pulls again. Transient failures come back with backoff.
         SyncJob::Pull { tenant } => match app::pull::run(deps, &tenant).await {
-            Ok(_) => Ok(()),
+            Ok(report) => {
+                if !report.skipped {
+                    // A lost job would otherwise leave its item pending for good.
+                    if let Err(e) = app::retry::requeue_stale_pending(deps, &tenant).await {
+                        tracing::warn!(%tenant, error = %e, "could not re-queue stale pending items; the next pull tries again");
+                    }
+                }
+                Ok(())
+            }
             Err(e) if e.is_retryable() => Err(JobError::Retry {
                 after: e.retry_after(),
                 reason: e.to_string(),

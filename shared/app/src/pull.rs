@@ -254,10 +254,12 @@ async fn pull_data<T: TokenSource + ?Sized>(
     let page = api.terms_of_payment().list_all(&ListQuery::new()).await?;
     state.sales_terms = sales_terms(&page.items);
 
-    // Customers changed since the watermark (all of them the first time), into the customer
-    // index the push matches Aourly customers with. The watermark moves only once the index
-    // writes succeeded. No event: this is for the service itself.
-    let query = match state.customers_watermark {
+    // Customers changed since the watermark (all of them the first time, and when the index
+    // is in an older layout), into the customer index the push matches Aourly customers with:
+    // their entries and their current keys, which retire the entries a changed number left
+    // behind. The watermark moves only once the index writes succeeded. No event: this is for
+    // the service itself.
+    let query = match state.customers_read_from() {
         Some(at) => ListQuery::new().changed_since(at - pull::OVERLAP),
         None => ListQuery::new(),
     };
@@ -265,6 +267,7 @@ async fn pull_data<T: TokenSource + ?Sized>(
     let read: Vec<IndexedCustomer> = page.items.iter().filter_map(indexed_customer).collect();
     pulled.put_customer_index(tenant, &read).await?;
     state.customers_watermark = Some(page.server_time_utc);
+    state.customer_index_version = store::CUSTOMER_INDEX_VERSION;
 
     // Vouchers changed since the watermark (all years). The first pull reads the open years'
     // vouchers (from the start of the earliest open year), not a company's whole history.

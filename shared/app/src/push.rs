@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use domain::connection::ConnectionStatus;
 use domain::outbound::OutboundType;
-use domain::pull::{terms_for_days, CustomerKey, FiscalYear, SalesTerms};
+use domain::pull::{terms_for_days, CustomerKey, FiscalYear, IndexedCustomer, SalesTerms};
 use domain::{Customer, EventData, Invoice, RecordKind, TenantId, VatRate, Voucher};
 use store::{Claim, Finish, ItemError, ItemStatus, Pulled, StoreError, SyncItem, SyncItems};
 use visma::models::{
@@ -343,14 +343,28 @@ async fn push_claimed(
         }
         EventData::CustomerUpdated(customer) => {
             let id = resolve_customer(deps, &api, tenant, customer, look_first).await?;
-            let state = Pulled::new(deps.table.clone()).pull_state(tenant).await?;
+            let pulled = Pulled::new(deps.table.clone());
+            let state = pulled.pull_state(tenant).await?;
             let terms = terms_for(&api, &state.sales_terms, customer.payment_terms_days).await?;
             let mut body = customer_body(customer, terms);
             body.id = Some(id);
-            api.customers()
+            let updated = api
+                .customers()
                 .update(id, &body)
                 .await
                 .map_err(|e| from_visma(e, "updating the customer"))?;
+            // The customer's numbers may have changed (a corrected org number): index its new
+            // ones and replace its current keys, so the entries of the old ones stop matching
+            // it. Visma's answer says what it kept; what was sent stands in if it says nothing.
+            // If this write fails the update is retried (a PUT again, which is harmless).
+            let current = crate::pull::indexed_customer(&updated)
+                .filter(|c| c.visma_id == id.to_string())
+                .unwrap_or_else(|| IndexedCustomer {
+                    visma_id: id.to_string(),
+                    number: body.customer_number.clone(),
+                    org_number: body.corporate_identity_number.clone(),
+                });
+            pulled.put_customer_index(tenant, &[current]).await?;
             Ok((id.to_string(), customer.number.clone()))
         }
         EventData::InvoiceCreated(invoice) => {
@@ -543,7 +557,7 @@ async fn resolve_customer(
     }
     let pulled = Pulled::new(deps.table.clone());
     let state = pulled.pull_state(tenant).await?;
-    let use_index = state.customers_watermark.is_some() && !look_first;
+    let use_index = state.customer_index_ready() && !look_first;
     if use_index {
         if let Some(id) = find_indexed_customer(&pulled, tenant, customer).await? {
             links.put(tenant, customer.id.as_str(), id).await?;
@@ -610,7 +624,11 @@ async fn create_customer(
     }
 }
 
-/// Looks the customer up in the customer index: by customer number, then by org number.
+/// Looks the customer up in the customer index: by customer number, then by org number. An
+/// entry counts only while the Visma customer it names still has that number (its current keys,
+/// which every index write replaces): an org number corrected by `customer.updated` or changed
+/// in Visma leaves its old entry behind, and that must not hand another Aourly customer with
+/// the old number to this one. A probe that misses costs one read, a match two.
 async fn find_indexed_customer(
     pulled: &Pulled,
     tenant: &TenantId,

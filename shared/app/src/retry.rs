@@ -1,7 +1,8 @@
 //! Retrying every failed and blocked item of a tenant: part of manual sync (`POST /sync`), and
-//! of what resumes items after a reconnect or a mapping fix.
+//! of what resumes items after a reconnect or a mapping fix; and re-queuing pending items whose
+//! job was lost.
 
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use domain::TenantId;
 use store::{ItemStatus, StoreError, SyncItems};
 
@@ -63,4 +64,33 @@ async fn retry_where(
     }
     tracing::info!(%tenant, queued, code, "waiting items retried");
     Ok(queued)
+}
+
+/// How long a pending item may go untouched before its job is presumed lost. Longer than the
+/// worker's whole retry schedule and any realistic queue backlog, so the spare job this
+/// sends for an item still queued is rare (and costs the worker one read).
+pub const STALE_PENDING: Duration = Duration::hours(1);
+
+/// Queues a push job again for each pending item of `tenant` untouched for `STALE_PENDING`:
+/// a job can be lost when a webhook delivery died between storing the event and sending its
+/// job and Aourly then stopped retrying, or when a retry's send failed. Run after each
+/// scheduled pull of the tenant. Returns how many were queued.
+pub async fn requeue_stale_pending(deps: &Deps, tenant: &TenantId) -> Result<usize, StoreError> {
+    let items = SyncItems::new(deps.table.clone());
+    let cutoff = Utc::now() - STALE_PENDING;
+    let stale: Vec<_> = items
+        .all_with_status(tenant, &[ItemStatus::Pending])
+        .await?
+        .into_iter()
+        .filter(|item| item.updated_at < cutoff)
+        .collect();
+    for item in &stale {
+        deps.queue
+            .send(&push_job(tenant, item.kind, &item.id), 0)
+            .await?;
+    }
+    if !stale.is_empty() {
+        tracing::warn!(%tenant, queued = stale.len(), "pending items untouched for an hour: their jobs were queued again");
+    }
+    Ok(stale.len())
 }

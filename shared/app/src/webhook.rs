@@ -295,16 +295,23 @@ async fn duplicate(
         kind: marker.kind,
         id: marker.record_id.clone(),
     };
-    send(deps, items, tenant, event_id, job).await?;
     if marker.sending_until.is_none() {
+        send(deps, items, tenant, event_id, job).await?;
         tracing::info!("an earlier delivery could not queue its job; queued now");
-        Ok(answer(AcceptedStatus::Queued))
-    } else {
-        tracing::info!(
-            "the sending lease had lapsed; the job was queued again in case it was lost"
-        );
-        Ok(answer(AcceptedStatus::Duplicate))
+        return Ok(answer(AcceptedStatus::Queued));
     }
+    // The event was accepted before, so this stays a duplicate whatever the send does: the
+    // job was most likely sent already, and the schedule re-queues pending items whose job
+    // was lost (`retry::requeue_stale_pending`).
+    match deps.queue.send(&job, 0).await {
+        Ok(_) => tracing::info!(
+            "the sending lease had lapsed; the job was queued again in case it was lost"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "the sending lease had lapsed; queuing the job again failed")
+        }
+    }
+    Ok(answer(AcceptedStatus::Duplicate))
 }
 
 /// Sends the job. When the send fails the lease is released so Aourly's retry sends it at

@@ -86,12 +86,26 @@ pub fn terms_for_days(terms: &[SalesTerms], days: u16) -> Option<&SalesTerms> {
 
 /// A Visma customer as the customer index knows it: the pull writes one index item per
 /// customer number and one per org number (`CorporateIdentityNumber`), each naming the Visma
-/// customer id, so the push can match an Aourly customer without asking Visma.
+/// customer id, so the push can match an Aourly customer without asking Visma. It also keeps
+/// this, the customer's *current* keys, once per Visma customer: index entries are never
+/// removed, so an entry is only believed while the customer it names still has that key
+/// ([`index_entry_is_current`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedCustomer {
     pub visma_id: String,
     pub number: Option<String>,
     pub org_number: Option<String>,
+}
+
+impl IndexedCustomer {
+    /// This customer's value for `key`; an empty one counts as none.
+    pub fn value(&self, key: CustomerKey) -> Option<&str> {
+        match key {
+            CustomerKey::Number => self.number.as_deref(),
+            CustomerKey::OrgNumber => self.org_number.as_deref(),
+        }
+        .filter(|v| !v.is_empty())
+    }
 }
 
 /// Which index key an entry is stored under.
@@ -104,20 +118,30 @@ pub enum CustomerKey {
     OrgNumber,
 }
 
+/// These customers, each Visma customer once (a write batch may not name the same item twice):
+/// the first occurrence of an id wins, and a later one (a customer listed twice while it
+/// changed) is left to the next pull, whose overlap reads it again. These are the customers
+/// whose current keys one index write stores.
+pub fn distinct_customers(customers: &[IndexedCustomer]) -> Vec<&IndexedCustomer> {
+    let mut seen = HashSet::new();
+    customers
+        .iter()
+        .filter(|c| seen.insert(c.visma_id.as_str()))
+        .collect()
+}
+
 /// The index entries for these customers: `(key, value, Visma id)`, each key once (a write
-/// batch may not name the same item twice). Empty numbers are left out. When several of these
-/// customers share a key the first one wins, as the first match does in a Visma lookup (a later
-/// pull that reads another customer with that key overwrites it: the index names *a* Visma
-/// customer with that org number, which is all the matching rule asks for).
+/// batch may not name the same item twice), from [`distinct_customers`] only, so that they
+/// agree with the current keys written with them. Empty numbers are left out. When several of
+/// these customers share a key the first one wins, as the first match does in a Visma lookup (a
+/// later pull that reads another customer with that key overwrites it: the index names *a*
+/// Visma customer with that org number, which is all the matching rule asks for).
 pub fn customer_index_entries(customers: &[IndexedCustomer]) -> Vec<(CustomerKey, String, String)> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for c in customers {
-        for (key, value) in [
-            (CustomerKey::Number, &c.number),
-            (CustomerKey::OrgNumber, &c.org_number),
-        ] {
-            let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else {
+    for c in distinct_customers(customers) {
+        for key in [CustomerKey::Number, CustomerKey::OrgNumber] {
+            let Some(value) = c.value(key) else {
                 continue;
             };
             if seen.insert((key, value.to_owned())) {
@@ -126,6 +150,21 @@ pub fn customer_index_entries(customers: &[IndexedCustomer]) -> Vec<(CustomerKey
         }
     }
     out
+}
+
+/// Whether the index entry `key = value` naming the Visma customer `visma_id` still holds,
+/// given that customer's current keys as the index last stored them (`None`: the index has
+/// none for it). Entries are never removed, so one is left behind whenever a customer's number
+/// or org number changes (a `customer.updated` push, an edit in Visma that a pull read); such an
+/// entry, or one without current keys to vouch for it, is a miss, never a match for a customer
+/// that now has another number.
+pub fn index_entry_is_current(
+    key: CustomerKey,
+    value: &str,
+    visma_id: &str,
+    current: Option<&IndexedCustomer>,
+) -> bool {
+    current.is_some_and(|c| c.visma_id == visma_id && c.value(key) == Some(value))
 }
 
 /// Where a voucher in Visma came from.
@@ -624,6 +663,81 @@ mod tests {
                 (CustomerKey::Number, "556677-8899".into(), "d".into()),
             ]
         );
+    }
+
+    #[test]
+    fn each_customer_is_written_once_and_its_entries_agree_with_its_current_keys() {
+        let c = |id: &str, number: Option<&str>, org: Option<&str>| IndexedCustomer {
+            visma_id: id.into(),
+            number: number.map(Into::into),
+            org_number: org.map(Into::into),
+        };
+        // "a" is listed twice (it changed while the list was read): the first version wins,
+        // for its entries and its current keys alike.
+        let customers = [
+            c("a", Some("1001"), Some("556677-8899")),
+            c("b", Some("1002"), None),
+            c("a", Some("1001"), Some("551111-1111")),
+        ];
+        let distinct: Vec<&str> = distinct_customers(&customers)
+            .iter()
+            .map(|c| c.org_number.as_deref().unwrap_or("-"))
+            .collect();
+        assert_eq!(distinct, ["556677-8899", "-"]);
+        assert!(!customer_index_entries(&customers)
+            .iter()
+            .any(|(_, value, _)| value == "551111-1111"));
+        assert_eq!(c("x", Some(""), None).value(CustomerKey::Number), None);
+        assert_eq!(
+            c("x", None, Some("556677-8899")).value(CustomerKey::OrgNumber),
+            Some("556677-8899")
+        );
+    }
+
+    #[test]
+    fn an_index_entry_holds_only_while_its_customer_still_has_that_key() {
+        use CustomerKey::{Number, OrgNumber};
+        let now = IndexedCustomer {
+            visma_id: "x".into(),
+            number: Some("1001".into()),
+            org_number: Some("556677-0000".into()),
+        };
+        assert!(index_entry_is_current(Number, "1001", "x", Some(&now)));
+        assert!(index_entry_is_current(
+            OrgNumber,
+            "556677-0000",
+            "x",
+            Some(&now)
+        ));
+        // The org number was corrected from 556677-8899: the old entry is stale.
+        assert!(!index_entry_is_current(
+            OrgNumber,
+            "556677-8899",
+            "x",
+            Some(&now)
+        ));
+        // The customer number was changed in Visma.
+        assert!(!index_entry_is_current(Number, "1000", "x", Some(&now)));
+        // A number entry is not vouched for by the same text as an org number, nor by another
+        // customer's keys, nor by none.
+        assert!(!index_entry_is_current(
+            Number,
+            "556677-0000",
+            "x",
+            Some(&now)
+        ));
+        assert!(!index_entry_is_current(Number, "1001", "y", Some(&now)));
+        assert!(!index_entry_is_current(Number, "1001", "x", None));
+        let without_org = IndexedCustomer {
+            org_number: Some(String::new()),
+            ..now.clone()
+        };
+        assert!(!index_entry_is_current(
+            OrgNumber,
+            "",
+            "x",
+            Some(&without_org)
+        ));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | customer link (Aourly customer → Visma customer id) | `TENANT#{t}` | `LINK#customer#{aourly id}` | |
 //! | customer index: a Visma customer by customer number (pulled) | `TENANT#{t}` | `VISMA_CUSTOMER#number#{customer number}` | |
 //! | customer index: a Visma customer by org number (pulled) | `TENANT#{t}` | `VISMA_CUSTOMER#org#{org number}` | |
+//! | customer index: a Visma customer's current customer number and org number (what the two above are checked against) | `TENANT#{t}` | `VISMA_CUSTOMER#id#{visma id}` | |
 //! | account mapping | `TENANT#{t}` | `MAPPING` | |
 //! | pull state (watermarks, pulled codings, VAT codes and sales terms of payment) | `TENANT#{t}` | `PULL_STATE` | |
 //! | fiscal year | `TENANT#{t}` | `FISCAL_YEAR#{visma id}` | |
@@ -99,6 +100,13 @@ pub fn visma_customer_sk(key: domain::pull::CustomerKey, value: &str) -> String 
         domain::pull::CustomerKey::OrgNumber => "org",
     };
     format!("VISMA_CUSTOMER#{kind}#{value}")
+}
+
+/// The customer index item holding a Visma customer's current customer number and org number:
+/// an index entry naming that customer is believed only while they still match it (entries
+/// left behind by a change are never removed).
+pub fn visma_customer_keys_sk(visma_id: &str) -> String {
+    format!("VISMA_CUSTOMER#id#{visma_id}")
 }
 
 pub fn mapping_sk() -> &'static str {
@@ -204,6 +212,19 @@ mod tests {
         assert_ne!(
             visma_customer_sk(CustomerKey::Number, "556677-8899"),
             visma_customer_sk(CustomerKey::OrgNumber, "556677-8899")
+        );
+        let id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        assert_eq!(
+            visma_customer_keys_sk(id),
+            format!("VISMA_CUSTOMER#id#{id}")
+        );
+        assert_ne!(
+            visma_customer_keys_sk(id),
+            visma_customer_sk(CustomerKey::Number, id)
+        );
+        assert_ne!(
+            visma_customer_keys_sk(id),
+            visma_customer_sk(CustomerKey::OrgNumber, id)
         );
     }
 

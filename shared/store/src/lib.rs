@@ -25,7 +25,7 @@ pub use items::{
     ItemWrite, ListFilter, RecordError, SyncItem, SyncItems, EVENT_RETENTION, PAGE_SIZE,
 };
 pub use oauth_state::{OAuthStates, PendingAuthorization};
-pub use pulled::{PullState, Pulled, VoucherPosition, CHART_PAGE_SIZE};
+pub use pulled::{PullState, Pulled, VoucherPosition, CHART_PAGE_SIZE, CUSTOMER_INDEX_VERSION};
 pub use queue::{Queue, ReceivedMessage};
 pub use rate::RateBuckets;
 pub use table::{Item, Table};

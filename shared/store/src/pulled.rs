@@ -12,7 +12,11 @@
 //! - `MAPPING`: the account mapping;
 //! - `VISMA_CUSTOMER#number#{customer number}` and `VISMA_CUSTOMER#org#{org number}`: the
 //!   customer index, each naming a Visma customer's id, so a push can match an Aourly customer
-//!   without asking Visma (trustworthy once `PullState::customers_watermark` is set).
+//!   without asking Visma (trustworthy once [`PullState::customer_index_ready`]), plus
+//!   `VISMA_CUSTOMER#id#{visma id}`, each indexed customer's current customer number and org
+//!   number. Entries are never removed, so one left behind by a change (a corrected org number)
+//!   still names its old customer; a lookup believes an entry only while that customer's
+//!   current keys still hold its value ([`Pulled::indexed_customer`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -20,8 +24,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::mapping::AccountMapping;
 use domain::pull::{
-    customer_index_entries, Account, Coding, CustomerKey, FiscalYear, IndexedCustomer,
-    PulledVoucher, SalesTerms, VatCode,
+    customer_index_entries, distinct_customers, index_entry_is_current, Account, Coding,
+    CustomerKey, FiscalYear, IndexedCustomer, PulledVoucher, SalesTerms, VatCode,
 };
 use domain::TenantId;
 use serde::{Deserialize, Serialize};
@@ -32,6 +36,11 @@ use crate::{StoreError, Table};
 
 /// Accounts per chart item.
 pub const CHART_PAGE_SIZE: usize = 500;
+
+/// The layout of the customer index: 1 added each customer's current keys
+/// (`VISMA_CUSTOMER#id#…`). An index stored in an older layout is rebuilt by the next pull
+/// (every customer read again) and not used by the push until then.
+pub const CUSTOMER_INDEX_VERSION: u32 = 1;
 
 /// The pulled data of every tenant.
 #[derive(Clone, Debug)]
@@ -60,9 +69,27 @@ pub struct PullState {
     /// holds every customer Visma listed: until then the push asks Visma instead.
     #[serde(default)]
     pub customers_watermark: Option<DateTime<Utc>>,
+    /// The [`CUSTOMER_INDEX_VERSION`] the index was built in (0: before versions existed).
+    #[serde(default)]
+    pub customer_index_version: u32,
     /// When the last pull finished (successfully).
     #[serde(default)]
     pub pulled_at: Option<DateTime<Utc>>,
+}
+
+impl PullState {
+    /// Whether the push may match customers with the customer index: it holds every customer
+    /// Visma listed, in the current layout.
+    pub fn customer_index_ready(&self) -> bool {
+        self.customers_watermark.is_some() && self.customer_index_version == CUSTOMER_INDEX_VERSION
+    }
+
+    /// Where the next customer read starts: customers changed since this instant, or every
+    /// customer (`None`) when the index is missing or in an older layout.
+    pub fn customers_read_from(&self) -> Option<DateTime<Utc>> {
+        self.customers_watermark
+            .filter(|_| self.customer_index_version == CUSTOMER_INDEX_VERSION)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -94,10 +121,28 @@ struct PushedVoucher {
     recorded_at: DateTime<Utc>,
 }
 
-/// One customer index item.
+/// One customer index entry (by customer number or org number).
 #[derive(Serialize, Deserialize)]
 struct IndexedCustomerId {
     visma_id: String,
+}
+
+/// One Visma customer's current keys in the customer index.
+#[derive(Serialize, Deserialize)]
+struct CurrentCustomerKeys {
+    visma_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org_number: Option<String>,
+}
+
+/// Any item of one customer index write (one batch writes both kinds).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum CustomerIndexItem {
+    Entry(Keyed<IndexedCustomerId>),
+    Keys(Keyed<CurrentCustomerKeys>),
 }
 
 #[derive(Deserialize)]
@@ -238,27 +283,45 @@ impl Pulled {
             .await
     }
 
-    /// Writes the customer index items of these Visma customers (in batches), replacing what
-    /// the index held for the same numbers.
+    /// Writes the customer index items of these Visma customers (in batches): an entry per
+    /// customer number and org number, replacing what the index held for the same numbers, and
+    /// each customer's current keys, replacing the ones stored before (so that the entries its
+    /// old numbers left behind stop matching it). Not atomic; if it fails, writing the same
+    /// customers again repairs it.
     pub async fn put_customer_index(
         &self,
         tenant: &TenantId,
         customers: &[IndexedCustomer],
     ) -> Result<(), StoreError> {
-        let items: Vec<Keyed<IndexedCustomerId>> = customer_index_entries(customers)
-            .into_iter()
-            .map(|(key, value, visma_id)| {
-                keyed(
-                    tenant,
-                    keys::visma_customer_sk(key, &value),
-                    IndexedCustomerId { visma_id },
-                )
-            })
-            .collect();
+        let entries =
+            customer_index_entries(customers)
+                .into_iter()
+                .map(|(key, value, visma_id)| {
+                    CustomerIndexItem::Entry(keyed(
+                        tenant,
+                        keys::visma_customer_sk(key, &value),
+                        IndexedCustomerId { visma_id },
+                    ))
+                });
+        let current = distinct_customers(customers).into_iter().map(|c| {
+            CustomerIndexItem::Keys(keyed(
+                tenant,
+                keys::visma_customer_keys_sk(&c.visma_id),
+                CurrentCustomerKeys {
+                    visma_id: c.visma_id.clone(),
+                    number: c.value(CustomerKey::Number).map(str::to_owned),
+                    org_number: c.value(CustomerKey::OrgNumber).map(str::to_owned),
+                },
+            ))
+        });
+        let items: Vec<CustomerIndexItem> = entries.chain(current).collect();
         self.table.put_all(&items).await
     }
 
-    /// The Visma customer id the customer index holds for this customer number or org number.
+    /// The Visma customer id the customer index holds for this customer number or org number,
+    /// if that customer still has it: the entry is read, then (when there is one) the current
+    /// keys of the customer it names, and an entry they no longer vouch for is a miss (see
+    /// [`index_entry_is_current`]). A miss costs one read, a match two.
     pub async fn indexed_customer(
         &self,
         tenant: &TenantId,
@@ -272,7 +335,37 @@ impl Pulled {
                 &keys::visma_customer_sk(key, value),
             )
             .await?;
-        Ok(item.map(|i| i.value.visma_id))
+        let Some(visma_id) = item.map(|i| i.value.visma_id) else {
+            return Ok(None);
+        };
+        let current = self.indexed_customer_keys(tenant, &visma_id).await?;
+        if index_entry_is_current(key, value, &visma_id, current.as_ref()) {
+            Ok(Some(visma_id))
+        } else {
+            tracing::debug!(%tenant, ?key, %visma_id, "stale customer index entry ignored");
+            Ok(None)
+        }
+    }
+
+    /// The current customer number and org number the customer index holds for this Visma
+    /// customer (`None` when it holds none).
+    pub async fn indexed_customer_keys(
+        &self,
+        tenant: &TenantId,
+        visma_id: &str,
+    ) -> Result<Option<IndexedCustomer>, StoreError> {
+        let item: Option<Keyed<CurrentCustomerKeys>> = self
+            .table
+            .get(
+                &keys::tenant_pk(tenant),
+                &keys::visma_customer_keys_sk(visma_id),
+            )
+            .await?;
+        Ok(item.map(|i| IndexedCustomer {
+            visma_id: i.value.visma_id,
+            number: i.value.number,
+            org_number: i.value.org_number,
+        }))
     }
 
     /// The stored versions of these vouchers: Visma id → (`modified_at`, `changed_at`).

@@ -210,7 +210,19 @@ async fn the_pull_keeps_the_sales_terms_and_an_index_of_visma_customers() {
         .query_prefix(&format!("TENANT#{t}"), "VISMA_CUSTOMER#")
         .await
         .unwrap();
-    assert_eq!(items.len(), 3, "{items:#?}");
+    // Three entries (two numbers, one org number) and each customer's current keys.
+    assert_eq!(items.len(), 5, "{items:#?}");
+    assert_eq!(
+        pulled
+            .indexed_customer_keys(&t, first["Id"].as_str().unwrap())
+            .await
+            .unwrap(),
+        Some(domain::pull::IndexedCustomer {
+            visma_id: first["Id"].as_str().unwrap().to_owned(),
+            number: Some("100".into()),
+            org_number: Some("556677-8899".into()),
+        })
+    );
 
     // A customer added later arrives with the next pull, which asks only for changed ones.
     let later = sandbox.add_customer(company, customer("Ny AB", "102", Some("551234-5678")));
@@ -246,6 +258,99 @@ async fn the_pull_keeps_the_sales_terms_and_an_index_of_visma_customers() {
     );
     let state = pulled.pull_state(&t).await.unwrap();
     assert!(state.customers_watermark.unwrap() > watermark);
+
+    // Numbers changed in Visma: the next pull indexes the new ones, and the old entries, still
+    // stored, no longer match (their customer's current keys say otherwise).
+    let id = |c: &Value| c["Id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap();
+    sandbox.update_customer(
+        company,
+        id(&first),
+        json!({"CorporateIdentityNumber": "556677-0000"}),
+    );
+    sandbox.update_customer(company, id(&no_org), json!({"CustomerNumber": "201"}));
+    app::pull::run(&deps, &t).await.unwrap();
+    assert_eq!(indexed(CustomerKey::OrgNumber, "556677-8899").await, None);
+    assert_eq!(
+        indexed(CustomerKey::OrgNumber, "556677-0000")
+            .await
+            .as_deref(),
+        first["Id"].as_str()
+    );
+    assert_eq!(
+        indexed(CustomerKey::Number, "100").await.as_deref(),
+        first["Id"].as_str(),
+        "an unchanged key still matches"
+    );
+    assert_eq!(indexed(CustomerKey::Number, "101").await, None);
+    assert_eq!(
+        indexed(CustomerKey::Number, "201").await.as_deref(),
+        no_org["Id"].as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_customer_index_in_an_older_layout_is_rebuilt_by_the_next_pull() {
+    use domain::pull::CustomerKey;
+    let sandbox = sandbox().await;
+    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let t = tenant("acme");
+    let company = first_company(&sandbox);
+    connect_tenant(&deps, &sandbox, &t, company).await;
+    let known = sandbox.add_customer(
+        company,
+        json!({"Name": "Bygg AB", "CustomerNumber": "100", "IsPrivatePerson": false,
+               "IsActive": true, "InvoiceCity": "Stockholm", "InvoicePostalCode": "11122",
+               "CorporateIdentityNumber": "556677-8899"}),
+    );
+    let pulled = store::Pulled::new(deps.table.clone());
+    app::pull::run(&deps, &t).await.unwrap();
+    let mut state = pulled.pull_state(&t).await.unwrap();
+    assert!(state.customer_index_ready());
+
+    // As a deployment before current keys left it: entries only, an older version.
+    let keys_sk = store::keys::visma_customer_keys_sk(known["Id"].as_str().unwrap());
+    deps.table
+        .delete(&format!("TENANT#{t}"), &keys_sk)
+        .await
+        .unwrap();
+    state.customer_index_version = 0;
+    pulled.put_pull_state(&t, &state).await.unwrap();
+    assert!(!pulled.pull_state(&t).await.unwrap().customer_index_ready());
+    assert_eq!(
+        pulled
+            .indexed_customer(&t, CustomerKey::Number, "100")
+            .await
+            .unwrap(),
+        None,
+        "an entry without current keys is not believed"
+    );
+
+    // The next pull reads every customer again (no change filter) and the index is ready.
+    sandbox.clear_request_log();
+    app::pull::run(&deps, &t).await.unwrap();
+    let read = sandbox
+        .request_log()
+        .into_iter()
+        .find(|r| r.route == "/v2/customers")
+        .expect("customers were read");
+    assert!(
+        !read
+            .query
+            .as_deref()
+            .unwrap_or_default()
+            .contains("ChangedUtc"),
+        "{:?}",
+        read.query
+    );
+    assert!(pulled.pull_state(&t).await.unwrap().customer_index_ready());
+    assert_eq!(
+        pulled
+            .indexed_customer(&t, CustomerKey::Number, "100")
+            .await
+            .unwrap()
+            .as_deref(),
+        known["Id"].as_str()
+    );
 }
 
 #[tokio::test]

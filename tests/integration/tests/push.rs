@@ -351,6 +351,181 @@ async fn a_tenant_never_pulled_matches_and_creates_customers_by_asking_visma() {
     assert_eq!(sb.customers(company).len(), 2);
 }
 
+/// The Visma customer of Aourly customer `cus_a` (org number O) gets a corrected org number
+/// through `customer.updated`; then Aourly customer `cus_b` with O (and `b_number`) comes. The
+/// index entry O → A's customer is still stored, and must not be believed.
+async fn a_corrected_org_number_is_not_matched_by_its_old_value(b_number: Option<&str>) {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    let company = first_company(&sb);
+    let old_org = "5510042-0000";
+    let new_org = "5599999-0001";
+    let a = customer("cus_a", "10042");
+    assert_eq!(a["org_number"], old_org);
+    post_webhook(
+        &deps,
+        &event("evt_1", "customer.created", json!({"customer": a})),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let x = item(&deps, &tenant, RecordKind::Customer, "cus_a")
+        .await
+        .visma_id
+        .expect("A is in Visma");
+
+    // A's org number was a typo; the worker corrects A's Visma customer.
+    let mut corrected = a.clone();
+    corrected["org_number"] = json!(new_org);
+    post_webhook(
+        &deps,
+        &event("evt_2", "customer.updated", json!({"customer": corrected})),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let updated = item(&deps, &tenant, RecordKind::Customer, "cus_a").await;
+    assert_eq!(
+        updated.status,
+        ItemStatus::Synced,
+        "{:?}",
+        updated.last_error
+    );
+    let in_visma = sb.customers(company);
+    assert_eq!(in_visma.len(), 1);
+    assert_eq!(in_visma[0]["Id"], x.as_str());
+    assert_eq!(in_visma[0]["CorporateIdentityNumber"], new_org);
+
+    // B has the org number A had: its invoice goes to a new Visma customer, not to A's.
+    let mut b = customer("cus_b", "10043");
+    b["number"] = json!(b_number);
+    b["org_number"] = json!(old_org);
+    sb.clear_request_log();
+    post_webhook(&deps, &invoice_event("evt_3", invoice("inv_b", "2001", b))).await;
+    drain_queue(&deps, 10).await;
+    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_b").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+    let in_visma = sb.customers(company);
+    assert_eq!(in_visma.len(), 2, "B got its own customer: {in_visma:#?}");
+    let new = in_visma
+        .iter()
+        .find(|c| c["Id"] != x.as_str())
+        .expect("a new customer");
+    assert_eq!(new["CorporateIdentityNumber"], old_org);
+    assert_eq!(invoice_customer_id(&sb, "Aourly 2001"), new["Id"]);
+    assert_ne!(invoice_customer_id(&sb, "Aourly 2001"), json!(x));
+    // Still no Visma request beyond what a new customer costs: with a customer number, create
+    // it and the invoice; without one, Visma is asked first (as for any org number the index
+    // does not vouch for).
+    let expected: &[&str] = if b_number.is_some() {
+        &["POST /v2/customers", "POST /v2/customerinvoices"]
+    } else {
+        &[
+            "GET /v2/customers",
+            "POST /v2/customers",
+            "POST /v2/customerinvoices",
+        ]
+    };
+    assert_eq!(visma_requests(&sb), expected);
+
+    // The corrected org number does find A's customer, from the index (no Visma request).
+    let mut c = customer("cus_c", "10044");
+    c["number"] = Value::Null;
+    c["org_number"] = json!(new_org);
+    sb.clear_request_log();
+    post_webhook(
+        &deps,
+        &event("evt_4", "customer.created", json!({"customer": c})),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    let linked = item(&deps, &tenant, RecordKind::Customer, "cus_c").await;
+    assert_eq!(linked.status, ItemStatus::Synced, "{:?}", linked.last_error);
+    assert_eq!(linked.visma_id.as_deref(), Some(x.as_str()));
+    assert!(visma_requests(&sb).is_empty(), "{:?}", visma_requests(&sb));
+}
+
+#[tokio::test]
+async fn after_customer_updated_corrects_an_org_number_another_customer_with_the_old_one_is_not_matched_to_it(
+) {
+    a_corrected_org_number_is_not_matched_by_its_old_value(Some("10043")).await;
+}
+
+#[tokio::test]
+async fn after_customer_updated_corrects_an_org_number_a_customer_without_a_number_is_not_matched_to_it(
+) {
+    a_corrected_org_number_is_not_matched_by_its_old_value(None).await;
+}
+
+#[tokio::test]
+async fn numbers_changed_in_visma_and_pulled_no_longer_match_their_old_values() {
+    let sb = sandbox().await;
+    let company = first_company(&sb);
+    let by_org = sb.add_customer(
+        company,
+        visma_customer("Kund AB", Some("500"), "5510042-0000"),
+    );
+    let by_number = sb.add_customer(
+        company,
+        visma_customer("Annan AB", Some("10043"), "5560000-0000"),
+    );
+    let (deps, tenant) = ready(&sb).await;
+    let id = |c: &Value| c["Id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap();
+
+    // The accountant corrects one customer's org number and renumbers the other, in Visma; the
+    // next pull reads both.
+    sb.update_customer(
+        company,
+        id(&by_org),
+        json!({"CorporateIdentityNumber": "5599999-0001"}),
+    );
+    sb.update_customer(company, id(&by_number), json!({"CustomerNumber": "20043"}));
+    app::pull::run(&deps, &tenant).await.unwrap();
+
+    // Aourly customers with the old org number and the old customer number: new customers.
+    for (event_id, inv, number, cus) in [
+        ("evt_1", "inv_1", "1042", customer("cus_1", "10042")),
+        ("evt_2", "inv_2", "1043", customer("cus_2", "10043")),
+    ] {
+        sb.clear_request_log();
+        post_webhook(&deps, &invoice_event(event_id, invoice(inv, number, cus))).await;
+        drain_queue(&deps, 10).await;
+        let synced = item(&deps, &tenant, RecordKind::Invoice, inv).await;
+        assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+        assert_eq!(
+            visma_requests(&sb),
+            ["POST /v2/customers", "POST /v2/customerinvoices"]
+        );
+        let booked_to = invoice_customer_id(&sb, &format!("Aourly {number}"));
+        assert_ne!(booked_to, by_org["Id"], "{inv}");
+        assert_ne!(booked_to, by_number["Id"], "{inv}");
+    }
+    let in_visma = sb.customers(company);
+    assert_eq!(in_visma.len(), 4, "{in_visma:#?}");
+    assert!(in_visma
+        .iter()
+        .any(|c| c["CustomerNumber"] == "10043" && c["CorporateIdentityNumber"] == "5510043-0000"));
+
+    // Their new numbers still match them from the index.
+    let mut by_new_org = customer("cus_3", "10044");
+    by_new_org["org_number"] = json!("5599999-0001");
+    let mut by_new_number = customer("cus_4", "20043");
+    by_new_number["org_number"] = json!("5570000-0000");
+    for (event_id, inv, number, cus, expected) in [
+        ("evt_3", "inv_3", "1044", by_new_org, &by_org),
+        ("evt_4", "inv_4", "1045", by_new_number, &by_number),
+    ] {
+        sb.clear_request_log();
+        post_webhook(&deps, &invoice_event(event_id, invoice(inv, number, cus))).await;
+        drain_queue(&deps, 10).await;
+        assert_eq!(visma_requests(&sb), ["POST /v2/customerinvoices"], "{inv}");
+        assert_eq!(
+            invoice_customer_id(&sb, &format!("Aourly {number}")),
+            expected["Id"],
+            "{inv}"
+        );
+    }
+    assert_eq!(sb.customers(company).len(), 4, "no customer created");
+}
+
 #[tokio::test]
 async fn the_same_event_delivered_three_times_at_once_is_one_invoice() {
     let sb = sandbox().await;

@@ -523,3 +523,44 @@ async fn a_refused_item_write_leaves_no_event_marker() {
         .expect("the stored item");
     assert_eq!(unchanged.version, stored.version);
 }
+
+/// A pending item whose job was lost (a delivery died before sending it and Aourly stopped
+/// retrying) is queued again by the tenant's scheduled pull once it has been untouched for
+/// `STALE_PENDING`; a recent pending item is left to its job.
+#[tokio::test]
+async fn the_scheduled_pull_requeues_pending_items_whose_job_was_lost() {
+    let (_sb, deps, tenant) = connected().await;
+    let items = SyncItems::new(deps.table.clone());
+    let long_ago = chrono::Utc::now() - app::retry::STALE_PENDING - chrono::Duration::minutes(1);
+    for (id, at) in [("inv_lost", long_ago), ("inv_recent", chrono::Utc::now())] {
+        let event = parsed_event(RecordKind::Invoice, id);
+        let item = SyncItem::new(&event, ItemStatus::Pending, None, at).unwrap();
+        let marker = EventMarker::new(&event, "stored", true, at, chrono::Duration::seconds(60));
+        items
+            .record_event(&marker, &ItemWrite::Create(Box::new(item)))
+            .await
+            .unwrap();
+    }
+    assert!(drain_jobs(&deps).await.is_empty(), "no job was ever sent");
+
+    deps.queue
+        .send(
+            &SyncJob::Pull {
+                tenant: tenant.clone(),
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let report = local::poll_once(&deps, 0).await.unwrap();
+    assert_eq!((report.received, report.done), (1, 1));
+
+    assert_eq!(
+        drain_jobs(&deps).await,
+        [SyncJob::Push {
+            tenant: tenant.clone(),
+            kind: RecordKind::Invoice,
+            id: "inv_lost".into()
+        }]
+    );
+}

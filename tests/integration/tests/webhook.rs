@@ -638,15 +638,10 @@ async fn a_credit_note_is_an_invoice_item_under_its_own_id() {
     );
 }
 
-/// A delivery that stored its event and died before sending the job (a crash, a timeout): the
-/// sending lease lapses, and Aourly's retry sends the job. Nothing is lost; the answer is
-/// `duplicate` (a lapsed lease looks the same as a delivery that did send), and a second job
-/// for an invoice already pushed would cost the worker one read.
-#[tokio::test]
-async fn a_delivery_that_died_before_sending_is_queued_by_the_retry_after_the_lease() {
-    let (_sb, deps, tenant) = connected("acme").await;
-    let body = invoice_event("evt_died", "acme", "inv_died");
-    let event = domain::parse_event(&serde_json::to_vec(&body).unwrap()).unwrap();
+/// Stores `body`'s event and item as a delivery that died before sending its job would have
+/// left them, with the sending lease already lapsed.
+async fn stored_with_lapsed_lease(deps: &Deps, body: &Value) -> SyncItems {
+    let event = domain::parse_event(&serde_json::to_vec(body).unwrap()).unwrap();
     let items = SyncItems::new(deps.table.clone());
     let stored_at = chrono::Utc::now() - app::webhook::SEND_LEASE - chrono::Duration::seconds(1);
     let item = store::SyncItem::new(&event, ItemStatus::Pending, None, stored_at).unwrap();
@@ -656,6 +651,18 @@ async fn a_delivery_that_died_before_sending_is_queued_by_the_retry_after_the_le
         .record_event(&marker, &store::ItemWrite::Create(Box::new(item)))
         .await
         .unwrap();
+    items
+}
+
+/// A delivery that stored its event and died before sending the job (a crash, a timeout): the
+/// sending lease lapses, and Aourly's retry sends the job. Nothing is lost; the answer is
+/// `duplicate` (a lapsed lease looks the same as a delivery that did send), and a second job
+/// for an invoice already pushed would cost the worker one read.
+#[tokio::test]
+async fn a_delivery_that_died_before_sending_is_queued_by_the_retry_after_the_lease() {
+    let (_sb, deps, tenant) = connected("acme").await;
+    let body = invoice_event("evt_died", "acme", "inv_died");
+    stored_with_lapsed_lease(&deps, &body).await;
     assert!(drain_jobs(&deps).await.is_empty(), "the job was never sent");
 
     let retry = post(&deps, &body).await;
@@ -673,4 +680,35 @@ async fn a_delivery_that_died_before_sending_is_queued_by_the_retry_after_the_le
     let again = post(&deps, &body).await;
     assert_eq!(again.body["status"], "duplicate");
     assert!(drain_jobs(&deps).await.is_empty());
+}
+
+/// A duplicate after the lease whose defensive re-send fails still answers `duplicate`, not
+/// 503 (the event was accepted before; CONTRACT §6); the schedule's sweep of stale pending
+/// items (`app::retry::requeue_stale_pending`) is what covers a job lost that way.
+#[tokio::test]
+async fn a_late_duplicate_whose_resend_fails_is_still_a_duplicate() {
+    let (_sb, deps, tenant) = connected("acme").await;
+    let body = invoice_event("evt_late", "acme", "inv_late");
+    let items = stored_with_lapsed_lease(&deps, &body).await;
+    let mut broken = deps.clone();
+    broken.queue = store::Queue::new(
+        deps.queue.client().clone(),
+        format!("{}-missing", deps.queue.url()),
+        deps.queue.dead_letter_url(),
+    );
+
+    let late = post(&broken, &body).await;
+
+    assert_eq!(late.status, 202, "{}", late.body);
+    assert_eq!(
+        late.body,
+        json!({"event_id": "evt_late", "status": "duplicate"})
+    );
+    assert!(drain_jobs(&deps).await.is_empty());
+    let item = items
+        .get(&tenant, RecordKind::Invoice, "inv_late")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item.status, ItemStatus::Pending, "left to the sweep");
 }

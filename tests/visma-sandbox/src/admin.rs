@@ -251,6 +251,28 @@ impl Shared {
         })
     }
 
+    /// Changes a customer as if edited in Visma's UI: `changes` (fields of `POST
+    /// /v2/customers`) replace those fields, the rest stay, and the whole is saved as
+    /// `PUT /v2/customers/{id}` would save it (same validation, `ChangedUtc` moves).
+    pub fn update_customer(
+        &self,
+        company_id: Uuid,
+        customer_id: Uuid,
+        changes: &Value,
+    ) -> ApiResult<Value> {
+        let changes = changes.as_object().cloned().ok_or_else(|| {
+            ApiError::field("", "InvalidType", "The changes must be a JSON object.")
+        })?;
+        let mut st = self.lock();
+        crate::api::on_company(&mut st, company_id, |c, now| {
+            let i = crate::state::position_by_id(&c.customers, customer_id)
+                .ok_or_else(|| ApiError::not_found("Customer"))?;
+            let mut obj = c.customers[i].as_object().cloned().unwrap_or_default();
+            obj.extend(changes);
+            crate::api::customers::save_customer(c, now, &obj, Some(customer_id))
+        })
+    }
+
     pub fn book_manual_voucher(&self, company_id: Uuid, voucher: &Value) -> ApiResult<Value> {
         let obj = voucher.as_object().cloned().ok_or_else(|| {
             ApiError::field("", "InvalidType", "The voucher must be a JSON object.")

@@ -183,6 +183,25 @@ impl Sandbox {
         }
     }
 
+    /// Changes a customer as if edited in Visma's UI: the fields in `changes` replace the
+    /// customer's, the rest stay (same validation as `PUT /v2/customers/{id}`; `ChangedUtc`
+    /// moves, so the next pull reads it). Not in the request log. Panics on an unknown id or
+    /// with the Visma error body when it is rejected.
+    pub fn update_customer(
+        &self,
+        company_id: Uuid,
+        customer_id: Uuid,
+        changes: serde_json::Value,
+    ) -> serde_json::Value {
+        match self
+            .shared
+            .update_customer(company_id, customer_id, &changes)
+        {
+            Ok(c) => c,
+            Err(e) => panic!("update_customer rejected: {}", e.body()),
+        }
+    }
+
     /// Books a voucher as if entered in Visma's UI (same validation as `POST /v2/vouchers`).
     /// Panics with the Visma error body when it is rejected.
     pub fn book_manual_voucher(
