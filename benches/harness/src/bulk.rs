@@ -87,22 +87,9 @@ pub async fn run(s: &Settings) {
         .for_each_concurrent(s.ingest_concurrency, |event| {
             let (router, refused) = (&router, &refused);
             async move {
-                let body = serde_json::to_vec(event).expect("event JSON");
-                let signature = domain::sign(
-                    b"test-webhook-secret",
-                    chrono::Utc::now().timestamp(),
-                    &body,
-                );
-                let request = axum::http::Request::builder()
-                    .method("POST")
-                    .uri("/webhooks/aourly")
-                    .header("content-type", "application/json")
-                    .header(domain::SIGNATURE_HEADER, signature)
-                    .body(axum::body::Body::from(body))
-                    .expect("request");
                 let response = router
                     .clone()
-                    .oneshot(request)
+                    .oneshot(integration_tests::signed_webhook_request(event))
                     .await
                     .expect("router answers");
                 if response.status() != 202 {

@@ -15,21 +15,9 @@ use crate::report::{figure, note, percentile_ms, section};
 const WARM_UP: usize = 20;
 
 async fn accept(router: &Router, event: &serde_json::Value) -> Duration {
-    let body = serde_json::to_vec(event).expect("event JSON");
+    // Signing is the sender's work: the clock starts when the request is handed over.
+    let request = integration_tests::signed_webhook_request(event);
     let started = Instant::now();
-    let signature = domain::sign(
-        b"test-webhook-secret",
-        chrono::Utc::now().timestamp(),
-        &body,
-    );
-    let request = axum::http::Request::builder()
-        .method("POST")
-        .uri("/webhooks/aourly")
-        .header("content-type", "application/json")
-        .header("content-length", body.len())
-        .header(domain::SIGNATURE_HEADER, signature)
-        .body(axum::body::Body::from(body))
-        .expect("request");
     let response = router
         .clone()
         .oneshot(request)

@@ -244,25 +244,30 @@ pub async fn call(
     }
 }
 
-/// Posts a webhook event signed with the test webhook secret through the service's router.
-pub async fn post_webhook(deps: &Deps, event: &serde_json::Value) -> Answer {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
+/// `POST /webhooks/aourly` with `event`, signed now with the test webhook secret.
+pub fn signed_webhook_request(event: &serde_json::Value) -> axum::http::Request<axum::body::Body> {
     let body = serde_json::to_vec(event).expect("event JSON");
     let signature = domain::sign(
         b"test-webhook-secret",
         chrono::Utc::now().timestamp(),
         &body,
     );
-    let request = axum::http::Request::builder()
+    axum::http::Request::builder()
         .method("POST")
         .uri("/webhooks/aourly")
         .header("content-type", "application/json")
+        .header("content-length", body.len())
         .header(domain::SIGNATURE_HEADER, signature)
         .body(axum::body::Body::from(body))
-        .expect("request");
+        .expect("request")
+}
+
+/// Posts a webhook event signed with the test webhook secret through the service's router.
+pub async fn post_webhook(deps: &Deps, event: &serde_json::Value) -> Answer {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
     let response = local::http_router(deps)
-        .oneshot(request)
+        .oneshot(signed_webhook_request(event))
         .await
         .expect("router answers");
     let status = response.status().as_u16();
