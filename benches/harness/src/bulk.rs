@@ -217,14 +217,13 @@ pub async fn run(s: &Settings) {
         requests: s.rate,
         window: s.window,
     };
-    let (bucket, per_bucket) = pacer.buckets();
-    let ceiling = f64::from(per_bucket) / bucket.as_secs_f64() * window / per_window;
+    let spacing = pacer.spacing();
+    let ceiling = window / spacing.as_secs_f64() / per_window;
     note(format!(
-        "the pacer's design ceiling for {}/{}: {} requests per {:.0} ms bucket = {:.1} % of the limit",
+        "the pacer's design ceiling for {}/{}: one request every {:.2} ms = {:.1} % of the limit",
         s.rate,
         s.window.as_secs(),
-        per_bucket,
-        bucket.as_secs_f64() * 1000.0,
+        spacing.as_secs_f64() * 1000.0,
         ceiling * 100.0
     ));
     let share = throttled as f64 / api.len().max(1) as f64;

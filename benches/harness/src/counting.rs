@@ -83,7 +83,7 @@ pub async fn counted(deps: &Deps, counter: &AwsCounter) -> Deps {
         request_timeout: std::time::Duration::from_secs(20),
     };
     let pacer = app::pacer::SharedPacer::new(
-        store::RateBuckets::new(table.clone()),
+        store::RateSchedule::new(table.clone()),
         &config.visma_client_id,
         config.visma_rate_limit,
     );

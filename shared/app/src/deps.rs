@@ -79,7 +79,7 @@ impl Deps {
             .map_err(|e| invalid(visma::VismaError::Config(e.to_string())))?;
         let oauth = VismaOAuth::with_http_client(&visma_config, http.clone()).map_err(invalid)?;
         let pacer = crate::pacer::SharedPacer::new(
-            store::RateBuckets::new(table.clone()),
+            store::RateSchedule::new(table.clone()),
             &config.visma_client_id,
             config.visma_rate_limit,
         );

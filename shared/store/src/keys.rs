@@ -21,7 +21,7 @@
 //! | pulled voucher's current version (de-duplication by id) | `TENANT#{t}` | `VOUCHER_ID#{visma id}` | |
 //! | voucher this service pushed (never delivered back to Aourly) | `TENANT#{t}` | `PUSHED_VOUCHER#{visma id}` | |
 //!
-//! | Visma request budget bucket (shared by all tenants) | `RATE#{client id}` | `{method} {route}#{bucket}` | |
+//! | Visma send schedule per route (shared by all tenants) | `RATE#{client id}` | `{method} {route}` | |
 //!
 //! `expires_at` (epoch seconds) is the table's TTL attribute.
 

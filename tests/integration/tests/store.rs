@@ -136,6 +136,72 @@ async fn the_sparse_index_pages_through_connected_tenants_only() {
 }
 
 #[tokio::test]
+async fn concurrent_reservations_get_distinct_evenly_spaced_send_slots() {
+    let deps = integration_tests::deps(&[]).await;
+    let schedule = store::RateSchedule::new(deps.table.clone());
+    let (now, spacing) = (1_000_000_000u64, 250_000u64);
+
+    // GIVEN an idle route, WHEN twelve workers reserve at once, each guessing either way
+    let slots = futures::future::join_all((0..12).map(|i| {
+        let schedule = schedule.clone();
+        async move {
+            schedule
+                .reserve(
+                    "client-a",
+                    "POST /v2/customerinvoices",
+                    now,
+                    spacing,
+                    i % 2 == 0,
+                )
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+
+    // THEN they hold the twelve slots from now on, one spacing apart, none twice
+    let mut sorted = slots.clone();
+    sorted.sort_unstable();
+    let expected: Vec<u64> = (0..12).map(|k| now + k * spacing).collect();
+    assert_eq!(sorted, expected, "{slots:?}");
+
+    // A reservation while the queue still reaches past now joins its end; a reservation after
+    // the queue has drained starts at its own now; other routes and clients are separate.
+    let tail = schedule
+        .reserve(
+            "client-a",
+            "POST /v2/customerinvoices",
+            now + spacing,
+            spacing,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(tail, now + 12 * spacing);
+    let later = now + 60 * spacing;
+    let idle = schedule
+        .reserve(
+            "client-a",
+            "POST /v2/customerinvoices",
+            later,
+            spacing,
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(idle, later);
+    let other_route = schedule
+        .reserve("client-a", "POST /v2/customers", now, spacing, true)
+        .await
+        .unwrap();
+    let other_client = schedule
+        .reserve("client-b", "POST /v2/customerinvoices", now, spacing, true)
+        .await
+        .unwrap();
+    assert_eq!((other_route, other_client), (now, now));
+}
+
+#[tokio::test]
 async fn jobs_are_sent_received_deleted_and_dead_lettered_after_max_receives() {
     let deps = integration_tests::deps(&[]).await;
     let queue = &deps.queue;
