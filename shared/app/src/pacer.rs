@@ -8,10 +8,16 @@
 //! spaced, whichever Lambda sends them, and a queue of waiters costs one write each.
 //!
 //! The spacing is `(window + margin) / (limit - 1)`: a sliding window then holds at most
-//! `limit` requests even when a request reaches Visma up to `margin / 2` after its slot
-//! (timer and network delays). The margin is 2 % of the window, at least 100 ms: 102 ms
-//! between requests at 600/60, 587 requests per minute (97.9 % of the limit). 429s then only
-//! happen when something else shares the client id; the client still honours them.
+//! `limit` requests even when each request reaches Visma anywhere from its slot to
+//! `margin / 2` after it (timer and network delays, and the clocks of different Lambdas
+//! differing). A conservative bound: it does not rely on requests arriving in slot order.
+//! The margin is 2 % of the window, at least 100 ms: 102 ms between requests at 600/60, 587
+//! requests per minute (97.9 % of the limit). 429s then only happen when something else
+//! shares the client id; the client still honours them.
+//!
+//! A request that would wait longer than [`MAX_WAIT`] for its slot reserves nothing and is
+//! not sent ([`visma::VismaError::Paced`], retryable with a wait hint): more jobs are queued
+//! than the limit serves soon, and a Lambda must not sleep into its timeout.
 //!
 //! If the table cannot be reached the pacer lets the request through (fail open): Visma's own
 //! 429 and the worker's backoff are the safety net, and a store outage must not stop pushes.
@@ -21,7 +27,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use store::RateSchedule;
+use store::{RateSchedule, Reservation};
 
 /// A rate limit: `requests` per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +53,8 @@ impl RateLimit {
         })
     }
 
-    /// How late after its slot a request may reach Visma without risking a 429: half the
-    /// margin [`Self::spacing`] adds to the window.
+    /// How late after its slot a request may reach Visma with no risk of a 429: half the
+    /// margin [`Self::spacing`] adds to the window (a safe bound, see the module comment).
     pub fn tolerated_delay(&self) -> Duration {
         (self.window / 50).max(Duration::from_millis(100)) / 2
     }
@@ -87,9 +93,14 @@ fn epoch_us() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0)
 }
 
+/// The longest a request waits for its slot: well inside the worker's 60 s and the API's 29 s
+/// timeouts. A longer queue means more jobs than the limit can serve soon; their requests
+/// are not sent, and the jobs go back to the queue until the schedule has room.
+pub const MAX_WAIT: Duration = Duration::from_secs(15);
+
 #[async_trait]
 impl visma::Pacer for SharedPacer {
-    async fn acquire(&self, method: &str, route: &'static str) {
+    async fn acquire(&self, method: &str, route: &'static str) -> Result<(), Duration> {
         let key = format!("{method} {route}");
         let now_us = epoch_us();
         let queue_likely = self
@@ -97,24 +108,52 @@ impl visma::Pacer for SharedPacer {
             .lock()
             .map(|seen| seen.get(&key).is_some_and(|end| *end > now_us))
             .unwrap_or(false);
-        match self
+        let max_wait_us = u64::try_from(MAX_WAIT.as_micros()).unwrap_or(u64::MAX);
+        let reservation = self
             .schedule
-            .reserve(&self.owner, &key, now_us, self.spacing_us, queue_likely)
-            .await
-        {
-            Ok(slot) => {
-                if let Ok(mut seen) = self.seen_end_us.lock() {
-                    let end = seen.entry(key).or_default();
-                    *end = (*end).max(slot + self.spacing_us);
-                }
+            .reserve(
+                &self.owner,
+                &key,
+                epoch_us,
+                self.spacing_us,
+                max_wait_us,
+                queue_likely,
+            )
+            .await;
+        match reservation {
+            Ok(Reservation::Slot(slot)) => {
+                self.saw_end(key, slot + self.spacing_us);
                 let wait = slot.saturating_sub(epoch_us());
                 if wait > 0 {
                     tokio::time::sleep(Duration::from_micros(wait)).await;
                 }
+                Ok(())
+            }
+            Ok(Reservation::Full { next_us }) => {
+                self.saw_end(key.clone(), next_us);
+                // Room comes back when the end of the schedule is within MAX_WAIT again.
+                let until_room = next_us.saturating_sub(epoch_us().saturating_add(max_wait_us));
+                let wait = Duration::from_micros(until_room).max(Duration::from_secs(1));
+                tracing::info!(
+                    route = %key,
+                    wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    "the shared Visma rate budget is booked beyond the longest wait; not sending"
+                );
+                Err(wait)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "the shared send schedule is unavailable; sending unpaced");
+                Ok(())
             }
+        }
+    }
+}
+
+impl SharedPacer {
+    fn saw_end(&self, key: String, end_us: u64) {
+        if let Ok(mut seen) = self.seen_end_us.lock() {
+            let end = seen.entry(key).or_default();
+            *end = (*end).max(end_us);
         }
     }
 }

@@ -27,7 +27,7 @@ pub use items::{
 pub use oauth_state::{OAuthStates, PendingAuthorization};
 pub use pulled::{PullState, Pulled, VoucherPosition, CHART_PAGE_SIZE, CUSTOMER_INDEX_VERSION};
 pub use queue::{Queue, ReceivedMessage};
-pub use rate::RateSchedule;
+pub use rate::{RateSchedule, Reservation};
 pub use table::{Item, Table};
 pub use tokens::{StoredTokens, TokenVault};
 

@@ -3,7 +3,8 @@
 //! `RATE#{client}` / `{route key}` with attribute `next_us` (epoch microseconds); it expires an
 //! hour after its last use.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use crate::keys::{PK, SK, TTL_ATTRIBUTE};
 use crate::{StoreError, Table};
@@ -13,51 +14,83 @@ pub struct RateSchedule {
     table: Table,
 }
 
+/// The answer to a reservation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// Send at this time (epoch microseconds); it may be now or in the past.
+    Slot(u64),
+    /// The schedule is booked up to `next_us`, beyond the longest wait the caller accepts:
+    /// nothing was reserved.
+    Full { next_us: u64 },
+}
+
 /// How long an idle schedule item lives: far longer than any queue of reserved slots.
 const IDLE_LIFETIME_SECS: i64 = 3600;
+
+/// What one conditional update did.
+enum Attempt {
+    /// The new end of the schedule.
+    Updated(u64),
+    /// Refused; the end of the schedule as it was (`None`: no schedule yet).
+    Refused(Option<u64>),
+}
 
 impl RateSchedule {
     pub fn new(table: Table) -> Self {
         Self { table }
     }
 
-    /// Reserves the next send slot for `key`: the later of `now_us` and the end of the last
-    /// reservation, which then moves `spacing_us` past the slot. Returns the slot (epoch microseconds).
+    /// Reserves the next send slot for `key`: the later of now and the end of the last
+    /// reservation, which then moves `spacing_us` past the slot, unless that slot is more
+    /// than `max_wait_us` away ([`Reservation::Full`]).
     ///
     /// DynamoDB cannot take a maximum in one update, so this is one of two conditional
-    /// updates: "append" (`next_us += spacing` when a queue reaches past now) or "start"
-    /// (`next_us = now + spacing` when the schedule is idle). `queue_likely` picks which to
-    /// try first; a wrong guess costs one more request. The value only grows, so once
-    /// "start" is refused "append" must succeed: at most three requests.
+    /// updates: "append" (`next += spacing` when a queue reaches past now, but not past the
+    /// longest wait) or "start" (`next = now + spacing` when the schedule is idle).
+    /// `queue_likely` picks which to try first; a refusal returns the item as it was, which
+    /// says which to try next or that the queue is full. The end only grows, so once "start"
+    /// is refused "append" succeeds or the queue is full: at most three requests.
     pub async fn reserve(
         &self,
         owner: &str,
         key: &str,
-        now_us: u64,
+        clock_us: impl Fn() -> u64,
         spacing_us: u64,
+        max_wait_us: u64,
         queue_likely: bool,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Reservation, StoreError> {
         let mut append = queue_likely;
-        let mut attempt = Err(StoreError::ConditionFailed);
         for _ in 0..3 {
-            attempt = self.update(owner, key, now_us, spacing_us, append).await;
-            match attempt {
-                Err(StoreError::ConditionFailed) => append = !append,
-                _ => break,
+            // The clock is read again for each attempt: a slot in the past is sent late.
+            let now_us = clock_us();
+            let horizon_us = now_us.saturating_add(max_wait_us);
+            match self
+                .update(owner, key, now_us, horizon_us, spacing_us, append)
+                .await?
+            {
+                Attempt::Updated(next) => {
+                    return Ok(Reservation::Slot(next.saturating_sub(spacing_us)))
+                }
+                Attempt::Refused(Some(next)) if next >= horizon_us => {
+                    return Ok(Reservation::Full { next_us: next })
+                }
+                Attempt::Refused(Some(next)) => append = next >= now_us,
+                Attempt::Refused(None) => append = false,
             }
         }
-        attempt.map(|next| next.saturating_sub(spacing_us))
+        Err(StoreError::ConditionFailed)
     }
 
-    /// One conditional update; returns the new `next_us`.
+    /// One conditional update.
     async fn update(
         &self,
         owner: &str,
         key: &str,
         now_us: u64,
+        horizon_us: u64,
         spacing_us: u64,
         append: bool,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Attempt, StoreError> {
         let expires_at = i64::try_from(now_us / 1_000_000)
             .unwrap_or(i64::MAX)
             .saturating_add(IDLE_LIFETIME_SECS);
@@ -68,16 +101,18 @@ impl RateSchedule {
             .table_name(self.table.name())
             .key(PK, AttributeValue::S(format!("RATE#{owner}")))
             .key(SK, AttributeValue::S(key.to_owned()))
-            .expression_attribute_names("#next", "next_us")
+            .expression_attribute_names("#next", NEXT)
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
             .expression_attribute_values(":now", AttributeValue::N(now_us.to_string()))
             .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()))
-            .return_values(ReturnValue::UpdatedNew);
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let request = if append {
             request
                 .update_expression("SET #next = #next + :spacing, #ttl = :ttl")
-                .condition_expression("#next >= :now")
+                .condition_expression("#next >= :now AND #next < :horizon")
                 .expression_attribute_values(":spacing", AttributeValue::N(spacing_us.to_string()))
+                .expression_attribute_values(":horizon", AttributeValue::N(horizon_us.to_string()))
         } else {
             request
                 .update_expression("SET #next = :next, #ttl = :ttl")
@@ -87,15 +122,27 @@ impl RateSchedule {
                     AttributeValue::N(now_us.saturating_add(spacing_us).to_string()),
                 )
         };
-        let output = request
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("UpdateItem", e))?;
-        output
-            .attributes()
-            .and_then(|a| a.get("next_us"))
-            .and_then(|n| n.as_n().ok())
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| StoreError::Decode("a send schedule without its next slot".into()))
+        match request.send().await {
+            Ok(output) => next_of(output.attributes())
+                .map(Attempt::Updated)
+                .ok_or_else(|| StoreError::Decode("a send schedule without its next slot".into())),
+            Err(e) => {
+                if let Some(UpdateItemError::ConditionalCheckFailedException(refused)) =
+                    e.as_service_error()
+                {
+                    return Ok(Attempt::Refused(next_of(refused.item())));
+                }
+                Err(StoreError::from_sdk("UpdateItem", e))
+            }
+        }
     }
+}
+
+/// The attribute holding the end of the schedule (epoch microseconds).
+const NEXT: &str = "next_us";
+
+fn next_of(item: Option<&std::collections::HashMap<String, AttributeValue>>) -> Option<u64> {
+    item.and_then(|a| a.get(NEXT))
+        .and_then(|n| n.as_n().ok())
+        .and_then(|n| n.parse().ok())
 }

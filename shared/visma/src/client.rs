@@ -56,8 +56,10 @@ struct Inner {
 /// state, and the client waits on it before each request.
 #[async_trait::async_trait]
 pub trait Pacer: Send + Sync {
-    /// Returns when one request on `method route` (route = path template) may be sent.
-    async fn acquire(&self, method: &str, route: &'static str);
+    /// Returns when one request on `method route` (route = path template) may be sent, or
+    /// `Err(wait)` when it may not be sent soon enough: the request is then not sent, and the
+    /// call fails with [`VismaError::Paced`], to be tried again after `wait`.
+    async fn acquire(&self, method: &str, route: &'static str) -> Result<(), Duration>;
 }
 
 /// Process-wide API client: HTTP connection pool, base URL and retry policy. Cheap to clone.
@@ -283,7 +285,12 @@ impl<'a, T: TokenSource + ?Sized> VismaApi<'a, T> {
         }
 
         if let Some(pacer) = &inner.pacer {
-            pacer.acquire(call.method.as_str(), call.template).await;
+            if let Err(wait) = pacer.acquire(call.method.as_str(), call.template).await {
+                return Err(VismaError::Paced {
+                    context: format!("{} {}", call.method, call.template),
+                    wait,
+                });
+            }
         }
         let started = Instant::now();
         let response = match request.send().await {

@@ -221,6 +221,10 @@ pub enum VismaError {
     /// Bad configuration (unparsable URL and the like).
     #[error("invalid Visma configuration: {0}")]
     Config(String),
+    /// Not sent: the caller's [`crate::Pacer`] has the rate limit booked further ahead than
+    /// a request may wait. Try again after `wait`.
+    #[error("Visma API {context}: not sent, the shared rate budget is booked {}s ahead", wait.as_secs())]
+    Paced { context: String, wait: Duration },
     /// Failure reported by the caller's [`crate::TokenSource`] (e.g. its store is down).
     #[error("token source: {message}")]
     TokenSource { class: ErrorClass, message: String },
@@ -241,7 +245,7 @@ impl VismaError {
         match self {
             VismaError::Api(e) => e.class(),
             VismaError::Token(e) => e.class(),
-            VismaError::Transport { .. } => ErrorClass::Transient,
+            VismaError::Transport { .. } | VismaError::Paced { .. } => ErrorClass::Transient,
             VismaError::Decode { .. } | VismaError::Encode { .. } | VismaError::Config(_) => {
                 ErrorClass::Permanent
             }
@@ -273,6 +277,7 @@ impl VismaError {
             VismaError::Api(e) => e
                 .retry_after_header
                 .or_else(|| e.message.as_deref().and_then(parse_try_again)),
+            VismaError::Paced { wait, .. } => Some(*wait),
             _ => None,
         }
     }

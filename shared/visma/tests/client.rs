@@ -655,3 +655,42 @@ async fn post_timeout_is_uncertain_but_get_timeout_is_not() {
     assert_eq!(err.class(), ErrorClass::Transient);
     assert!(!err.is_uncertain(), "{err:?}");
 }
+
+/// A pacer whose schedule is booked too far ahead: it refuses every request.
+struct BookedUp(Duration);
+
+#[async_trait::async_trait]
+impl visma::Pacer for BookedUp {
+    async fn acquire(&self, _method: &str, _route: &'static str) -> Result<(), Duration> {
+        Err(self.0)
+    }
+}
+
+#[tokio::test]
+async fn a_pacer_that_refuses_sends_nothing_and_the_error_says_when_to_retry() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v2/vouchers"))
+        .respond_with(ResponseTemplate::new(201))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let tokens = FakeTokens::new();
+    let client = client(&server).with_pacer(std::sync::Arc::new(BookedUp(Duration::from_secs(42))));
+    let voucher = Voucher::new(
+        chrono::NaiveDate::from_ymd_opt(2024, 5, 31).unwrap(),
+        "Löner maj 2024",
+        vec![],
+    );
+    let err = client
+        .connect(&tokens)
+        .vouchers()
+        .create(&voucher, VoucherOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, visma::VismaError::Paced { .. }), "{err:?}");
+    assert_eq!(err.class(), ErrorClass::Transient);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(42)));
+    assert!(!err.is_uncertain(), "nothing was sent");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

@@ -1218,3 +1218,79 @@ async fn concurrent_workers_share_the_rate_budget_instead_of_meeting_429s() {
     );
     assert_eq!(posts, 24);
 }
+
+#[tokio::test]
+async fn a_rate_budget_booked_beyond_the_longest_wait_sends_nothing_and_the_job_waits_its_turn() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    // GIVEN other workers have booked the invoice route's schedule an hour ahead
+    let now_us = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap();
+    let booked_until = now_us + 3_600_000_000;
+    let schedule_key = (
+        format!("RATE#{}", deps.config.visma_client_id),
+        "POST /v2/customerinvoices".to_owned(),
+    );
+    deps.table
+        .client()
+        .put_item()
+        .table_name(deps.table.name())
+        .item("PK", AttributeValue::S(schedule_key.0.clone()))
+        .item("SK", AttributeValue::S(schedule_key.1.clone()))
+        .item("next_us", AttributeValue::N(booked_until.to_string()))
+        .send()
+        .await
+        .unwrap();
+
+    // WHEN an invoice for a known customer is pushed
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_1",
+            invoice("inv_1", "1042", customer("cus_1", "10042")),
+        ),
+    )
+    .await;
+    let report = local::poll_once(&deps, 1).await.unwrap();
+
+    // THEN nothing reaches Visma, the item stays pending with the reason, and the job is hidden
+    // until the schedule has room (about an hour less the longest wait), not retried at once
+    assert_eq!((report.received, report.returned.len()), (1, 1));
+    assert_eq!(sb.count("POST", "/v2/customerinvoices"), 0);
+    let pending = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(pending.status, ItemStatus::Pending);
+    let reason = pending.last_error.expect("the reason is recorded");
+    assert!(
+        reason
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("rate-limited"),
+        "{reason:?}"
+    );
+    assert_eq!(local::poll_once(&deps, 1).await.unwrap().received, 0);
+
+    // AND once the schedule has drained (the booking removed as if the hour had passed) the
+    // job runs again and the invoice is booked once
+    deps.table
+        .client()
+        .delete_item()
+        .table_name(deps.table.name())
+        .key("PK", AttributeValue::S(schedule_key.0))
+        .key("SK", AttributeValue::S(schedule_key.1))
+        .send()
+        .await
+        .unwrap();
+    for handle in &report.returned {
+        deps.queue.change_visibility(handle, 0).await.unwrap();
+    }
+    drain_queue(&deps, 5).await;
+    assert_eq!(sb.count("POST", "/v2/customerinvoices"), 1);
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    assert_eq!(
+        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
+            .await
+            .status,
+        ItemStatus::Synced
+    );
+}

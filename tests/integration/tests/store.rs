@@ -137,22 +137,19 @@ async fn the_sparse_index_pages_through_connected_tenants_only() {
 
 #[tokio::test]
 async fn concurrent_reservations_get_distinct_evenly_spaced_send_slots() {
+    use store::Reservation::{Full, Slot};
     let deps = integration_tests::deps(&[]).await;
     let schedule = store::RateSchedule::new(deps.table.clone());
-    let (now, spacing) = (1_000_000_000u64, 250_000u64);
+    let (now, spacing, max_wait) = (1_000_000_000u64, 250_000u64, 60 * 250_000u64);
+    let invoices = "POST /v2/customerinvoices";
+    let at = |t: u64| move || t;
 
     // GIVEN an idle route, WHEN twelve workers reserve at once, each guessing either way
     let slots = futures::future::join_all((0..12).map(|i| {
         let schedule = schedule.clone();
         async move {
             schedule
-                .reserve(
-                    "client-a",
-                    "POST /v2/customerinvoices",
-                    now,
-                    spacing,
-                    i % 2 == 0,
-                )
+                .reserve("client-a", invoices, at(now), spacing, max_wait, i % 2 == 0)
                 .await
                 .unwrap()
         }
@@ -160,7 +157,13 @@ async fn concurrent_reservations_get_distinct_evenly_spaced_send_slots() {
     .await;
 
     // THEN they hold the twelve slots from now on, one spacing apart, none twice
-    let mut sorted = slots.clone();
+    let mut sorted: Vec<u64> = slots
+        .iter()
+        .map(|r| match r {
+            Slot(at) => *at,
+            Full { .. } => panic!("nothing is full yet: {slots:?}"),
+        })
+        .collect();
     sorted.sort_unstable();
     let expected: Vec<u64> = (0..12).map(|k| now + k * spacing).collect();
     assert_eq!(sorted, expected, "{slots:?}");
@@ -170,35 +173,62 @@ async fn concurrent_reservations_get_distinct_evenly_spaced_send_slots() {
     let tail = schedule
         .reserve(
             "client-a",
-            "POST /v2/customerinvoices",
-            now + spacing,
+            invoices,
+            at(now + spacing),
             spacing,
+            max_wait,
             false,
         )
         .await
         .unwrap();
-    assert_eq!(tail, now + 12 * spacing);
-    let later = now + 60 * spacing;
+    assert_eq!(tail, Slot(now + 12 * spacing));
+    let later = now + 100 * spacing;
     let idle = schedule
+        .reserve("client-a", invoices, at(later), spacing, max_wait, true)
+        .await
+        .unwrap();
+    assert_eq!(idle, Slot(later));
+    let other_route = schedule
         .reserve(
             "client-a",
-            "POST /v2/customerinvoices",
-            later,
+            "POST /v2/customers",
+            at(now),
             spacing,
+            max_wait,
             true,
         )
         .await
         .unwrap();
-    assert_eq!(idle, later);
-    let other_route = schedule
-        .reserve("client-a", "POST /v2/customers", now, spacing, true)
-        .await
-        .unwrap();
     let other_client = schedule
-        .reserve("client-b", "POST /v2/customerinvoices", now, spacing, true)
+        .reserve("client-b", invoices, at(now), spacing, max_wait, true)
         .await
         .unwrap();
-    assert_eq!((other_route, other_client), (now, now));
+    assert_eq!((other_route, other_client), (Slot(now), Slot(now)));
+
+    // A queue that reaches beyond the longest wait reserves nothing and says where it ends,
+    // whichever update is tried first.
+    let short_wait = 3 * spacing;
+    for guess in [true, false] {
+        let full = schedule
+            .reserve("client-a", invoices, at(now), spacing, short_wait, guess)
+            .await
+            .unwrap();
+        assert_eq!(
+            full,
+            Full {
+                next_us: later + spacing
+            }
+        );
+    }
+    let after = schedule
+        .reserve("client-a", invoices, at(later), spacing, max_wait, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        after,
+        Slot(later + spacing),
+        "the refusals reserved nothing"
+    );
 }
 
 #[tokio::test]
