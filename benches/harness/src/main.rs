@@ -5,7 +5,7 @@
 //! Settings (environment): `BENCH_INVOICES` (5000), `BENCH_TENANTS` (50),
 //! `BENCH_CUSTOMERS` (customers per tenant, 5), `BENCH_POLLERS` (5), `BENCH_RATE` (22) and
 //! `BENCH_WINDOW` (5 s) for the limit during the bulk run (the sandbox's and the service's
-//! pacer's: Visma's 600 per 60 s scaled down to the same 20 pacer buckets), `BENCH_WEBHOOK_N`
+//! pacer's: Visma's 600 per 60 s scaled down so 5,000 invoices take ~20 minutes), `BENCH_WEBHOOK_N`
 //! (500), `BENCH_ONLY` (comma-separated subset of `calls,bulk,pull,webhook,cold`),
 //! `BENCH_RELEASE_DIR` (where the release binaries are, for `cold`), `BENCH_COLD_RUNS` (10).
 

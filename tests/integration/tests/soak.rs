@@ -7,12 +7,15 @@
 //! At the end, every invoice sent is either synced exactly once (one sandbox invoice with its
 //! `BuyersOrderReference`) or explained (its sync item `failed` or `blocked`, with its error),
 //! nothing is left pending, every webhook got a 202, and the service process's resident memory
-//! (VmRSS, sampled every 10 s) is flat: after a warm-up (the first third of the load) it does
-//! not rise more than `SOAK_MAX_RSS_GROWTH_MIB` above the warm-up's peak.
+//! (VmRSS, sampled every 10 s) is flat: after a warm-up (the first third of the load) the level
+//! it holds for a minute does not rise more than `SOAK_MAX_RSS_GROWTH_MIB` above the warm-up's
+//! peak.
 //!
 //! Knobs (environment): SOAK_SECONDS (180), SOAK_RATE (invoices per second, 5),
 //! SOAK_FAULT_PERCENT (5), SOAK_LATENCY_MS (20), SOAK_EXTRA_WORKERS (1: queue pollers besides
-//! the one the service process runs, like a second concurrent Lambda), SOAK_DRAIN_SECONDS (300),
+//! the one the service process runs, like a second concurrent Lambda), SOAK_DRAIN_SECONDS
+//! (1800: the longest drain), SOAK_DRAIN_STALL_SECONDS (180: a drain ends when no invoice has
+//! finished for this long),
 //! SOAK_MAX_RSS_GROWTH_MIB (8), SOAK_SERVICE_BIN (the `local` binary beside this test's
 //! binary; `make soak` builds it). Run with `make soak` (scripts/soak.sh). docs/hardening.md
 //! explains the bound and the results.
@@ -138,7 +141,8 @@ async fn soak_steady_webhook_load_with_visma_faults() {
     let fault_percent = u8::try_from(env_u64("SOAK_FAULT_PERCENT", 5).min(100)).unwrap();
     let latency = Duration::from_millis(env_u64("SOAK_LATENCY_MS", 20));
     let extra_workers = env_u64("SOAK_EXTRA_WORKERS", 1);
-    let drain_limit = Duration::from_secs(env_u64("SOAK_DRAIN_SECONDS", 300));
+    let drain_limit = Duration::from_secs(env_u64("SOAK_DRAIN_SECONDS", 1800));
+    let drain_stall = Duration::from_secs(env_u64("SOAK_DRAIN_STALL_SECONDS", 180));
     let max_growth_kib = env_u64("SOAK_MAX_RSS_GROWTH_MIB", 8) * 1024;
     println!(
         "soak: {seconds} s at {rate} invoices/s, {fault_percent}% Visma 500s, +{} ms latency, {} queue pollers",
@@ -313,9 +317,14 @@ async fn soak_steady_webhook_load_with_visma_faults() {
         u128::from(total) * 1000 / load_ms
     );
 
-    // Drain: until no invoice item is pending (or the limit).
+    // Drain: until no invoice item is pending, as long as the backlog keeps shrinking (the
+    // offered rate can exceed what the worker does on a small machine; the backlog then drains
+    // after the load). It stops when nothing has finished for `drain_stall` (longer than the
+    // worker's backoff after three failed tries in a row) or at `drain_limit`. Reading every
+    // item loads the emulator, so it looks every 10 s.
     let items = SyncItems::new(deps.table.clone());
     let drain_started = Instant::now();
+    let (mut least_pending, mut last_progress) = (usize::MAX, Instant::now());
     let mut by_status;
     loop {
         let all = items
@@ -333,10 +342,16 @@ async fn soak_steady_webhook_load_with_visma_faults() {
                 .push(item);
         }
         let pending = by_status.get("pending").map_or(0, Vec::len);
-        if pending == 0 || drain_started.elapsed() > drain_limit {
+        if pending < least_pending {
+            (least_pending, last_progress) = (pending, Instant::now());
+        }
+        if pending == 0
+            || drain_started.elapsed() > drain_limit
+            || last_progress.elapsed() > drain_stall
+        {
             break;
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
     }
     let drain_secs = drain_started.elapsed().as_secs();
     samples
@@ -408,7 +423,9 @@ async fn soak_steady_webhook_load_with_visma_faults() {
         .collect();
     println!("soak: service VmRSS samples {}", rendered.join(" "));
     // Flat: after the warm-up (pools, caches and allocator arenas fill during the first third
-    // of the load), no sample rises more than the bound above the warm-up's peak.
+    // of the load), the level memory holds for a minute never rises more than the bound above
+    // the warm-up's peak. A leak raises that level; a burst of work (a scheduled pull, a batch
+    // of retries) raises single samples for seconds and is reported, not counted.
     let warm_up = seconds / 3;
     let warm_peak = samples
         .iter()
@@ -416,21 +433,27 @@ async fn soak_steady_webhook_load_with_visma_faults() {
         .map(|(_, kib)| *kib)
         .max()
         .expect("a sample in the warm-up");
-    let later_peak = samples
+    let later: Vec<u64> = samples
         .iter()
         .filter(|(t, _)| *t > warm_up)
         .map(|(_, kib)| *kib)
+        .collect();
+    let later_peak = later.iter().copied().max().unwrap_or(warm_peak);
+    let per_minute = usize::try_from(60 / SAMPLE_EVERY.as_secs().max(1)).unwrap_or(6);
+    let held_peak = later
+        .windows(per_minute.min(later.len()).max(1))
+        .map(|minute| minute.iter().copied().min().unwrap_or(0))
         .max()
         .unwrap_or(warm_peak);
     println!(
-        "soak: service VmRSS peak {warm_peak} KiB in the first {warm_up} s, {later_peak} KiB after; rise {} KiB (bound {max_growth_kib} KiB)",
-        i128::from(later_peak) - i128::from(warm_peak)
+        "soak: service VmRSS peak {warm_peak} KiB in the first {warm_up} s; after it, the highest level held for a minute {held_peak} KiB (rise {} KiB, bound {max_growth_kib} KiB), the highest single sample {later_peak} KiB",
+        i128::from(held_peak) - i128::from(warm_peak)
     );
 
     assert!(problems.is_empty(), "soak problems: {problems:#?}");
     assert!(
-        later_peak <= warm_peak + max_growth_kib,
-        "the service's resident memory rose by {} KiB after the warm-up (> {max_growth_kib} KiB)",
-        later_peak - warm_peak
+        held_peak <= warm_peak + max_growth_kib,
+        "the service's resident memory held {} KiB above the warm-up's peak for a minute (> {max_growth_kib} KiB)",
+        held_peak.saturating_sub(warm_peak)
     );
 }
