@@ -87,6 +87,14 @@ impl SharedPacer {
             seen_end_us: Mutex::new(HashMap::new()),
         }
     }
+
+    /// Remembers how far the schedule of `key` reaches, for the next guess.
+    fn saw_end(&self, key: String, end_us: u64) {
+        if let Ok(mut seen) = self.seen_end_us.lock() {
+            let end = seen.entry(key).or_default();
+            *end = (*end).max(end_us);
+        }
+    }
 }
 
 fn epoch_us() -> u64 {
@@ -149,15 +157,6 @@ impl visma::Pacer for SharedPacer {
     }
 }
 
-impl SharedPacer {
-    fn saw_end(&self, key: String, end_us: u64) {
-        if let Ok(mut seen) = self.seen_end_us.lock() {
-            let end = seen.entry(key).or_default();
-            *end = (*end).max(end_us);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +183,13 @@ mod tests {
     /// How late each request reaches Visma, by request number (microseconds).
     type Delays = Box<dyn Fn(u64) -> u64>;
 
+    fn limit_of(requests: u32, seconds: u64) -> RateLimit {
+        RateLimit {
+            requests,
+            window: Duration::from_secs(seconds),
+        }
+    }
+
     const LIMITS: [(u32, u64); 7] = [
         (600, 60),
         (22, 5),
@@ -197,10 +203,7 @@ mod tests {
     #[test]
     fn no_sliding_window_exceeds_the_limit_while_requests_are_at_most_the_tolerated_delay_late() {
         for (limit, seconds) in LIMITS {
-            let rate = RateLimit {
-                requests: limit,
-                window: Duration::from_secs(seconds),
-            };
+            let rate = limit_of(limit, seconds);
             let late = u64::try_from(rate.tolerated_delay().as_micros()).unwrap();
             let n = u64::from(limit) * 3;
             let patterns: [(&str, Delays); 5] = [
@@ -232,10 +235,7 @@ mod tests {
         // tolerated delays and two spacings) so that they reach Visma together, some window
         // holds more than the limit.
         for (limit, seconds) in LIMITS {
-            let rate = RateLimit {
-                requests: limit,
-                window: Duration::from_secs(seconds),
-            };
+            let rate = limit_of(limit, seconds);
             let spacing = u64::try_from(rate.spacing().as_micros()).unwrap();
             let cap =
                 u64::try_from((4 * rate.tolerated_delay()).as_micros()).unwrap() + 2 * spacing;

@@ -11,6 +11,15 @@ use visma::{ApiClient, ErrorClass, ListQuery, RetryPolicy, StaticToken, VoucherO
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// The May 2024 salary voucher the voucher tests send, with `rows`.
+fn salary_voucher(rows: Vec<VoucherRow>) -> Voucher {
+    Voucher::new(
+        chrono::NaiveDate::from_ymd_opt(2024, 5, 31).unwrap(),
+        "Löner maj 2024",
+        rows,
+    )
+}
+
 fn customer_json(id: &str, number: &str) -> serde_json::Value {
     json!({
         "Id": id,
@@ -126,11 +135,7 @@ async fn post_with_503_is_not_retried() {
         .await;
     let tokens = FakeTokens::new();
     let client = client(&server);
-    let voucher = Voucher::new(
-        chrono::NaiveDate::from_ymd_opt(2024, 5, 31).unwrap(),
-        "Löner maj 2024",
-        vec![],
-    );
+    let voucher = salary_voucher(vec![]);
     let err = client
         .connect(&tokens)
         .vouchers()
@@ -391,24 +396,20 @@ async fn voucher_create_sends_options_and_exact_amounts() {
         .mount(&server)
         .await;
     let tokens = FakeTokens::new();
-    let voucher = Voucher::new(
-        chrono::NaiveDate::from_ymd_opt(2024, 5, 31).unwrap(),
-        "Löner maj 2024",
-        vec![
-            VoucherRow {
-                account_number: 7210,
-                debit_amount: Some(dec!(30000.0)),
-                credit_amount: Some(dec!(0.0)),
-                transaction_text: Some("Bruttolön".into()),
-                ..Default::default()
-            },
-            VoucherRow {
-                account_number: 1930,
-                credit_amount: Some(dec!(30000.00)),
-                ..Default::default()
-            },
-        ],
-    );
+    let voucher = salary_voucher(vec![
+        VoucherRow {
+            account_number: 7210,
+            debit_amount: Some(dec!(30000.0)),
+            credit_amount: Some(dec!(0.0)),
+            transaction_text: Some("Bruttolön".into()),
+            ..Default::default()
+        },
+        VoucherRow {
+            account_number: 1930,
+            credit_amount: Some(dec!(30000.00)),
+            ..Default::default()
+        },
+    ]);
     let options = VoucherOptions {
         use_automatic_vat_calculation: Some(false),
         use_default_voucher_series: Some(true),
@@ -677,11 +678,7 @@ async fn a_pacer_that_refuses_sends_nothing_and_the_error_says_when_to_retry() {
         .await;
     let tokens = FakeTokens::new();
     let client = client(&server).with_pacer(std::sync::Arc::new(BookedUp(Duration::from_secs(42))));
-    let voucher = Voucher::new(
-        chrono::NaiveDate::from_ymd_opt(2024, 5, 31).unwrap(),
-        "Löner maj 2024",
-        vec![],
-    );
+    let voucher = salary_voucher(vec![]);
     let err = client
         .connect(&tokens)
         .vouchers()
