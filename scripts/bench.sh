@@ -8,7 +8,7 @@
 # Settings (environment; defaults are the numbers):
 #   BENCH_INVOICES=5000 BENCH_TENANTS=50 BENCH_CUSTOMERS=5 BENCH_POLLERS=5
 #   BENCH_RATE=22 BENCH_WINDOW=5   limit per route during the bulk run (sandbox and pacer)
-#   BENCH_WEBHOOK_N=500 BENCH_COLD_RUNS=10
+#   BENCH_WEBHOOK_N=500 BENCH_COLD_RUNS=30
 #   BENCH_ONLY=calls,pull,webhook,bulk,cold   a subset of the figures
 #   BENCH_PROFILE=dev|release                 how the harness itself is built (default dev)
 # Not part of `make test` or .ci/run.
@@ -23,7 +23,7 @@ only=${BENCH_ONLY:-calls,pull,webhook,bulk,cold}
 if [[ ",$only," == *",cold,"* ]]; then
   echo "building the functions and the empty function in release ($release_dir)…" >&2
   CARGO_TARGET_DIR=$release_dir nice -n 19 "$CARGO" build --release --locked --quiet \
-    -p api -p oauth-callback -p webhook -p sync-worker -p scheduled-pull -p empty-lambda
+    -p api -p oauth-callback -p webhook -p sync-worker -p scheduled-pull -p empty-lambda -p sdk-floor-lambda
 fi
 export BENCH_RELEASE_DIR=$release_dir/release
 

@@ -7,7 +7,7 @@
 //! `BENCH_WINDOW` (5 s) for the limit during the bulk run (the sandbox's and the service's
 //! pacer's: Visma's 600 per 60 s scaled down so 5,000 invoices take ~20 minutes), `BENCH_WEBHOOK_N`
 //! (500), `BENCH_ONLY` (comma-separated subset of `calls,bulk,pull,webhook,cold`),
-//! `BENCH_RELEASE_DIR` (where the release binaries are, for `cold`), `BENCH_COLD_RUNS` (10).
+//! `BENCH_RELEASE_DIR` (where the release binaries are, for `cold`), `BENCH_COLD_RUNS` (30).
 
 // A benchmark computes ratios and percentiles; the workspace's float lint is for money code.
 #![allow(clippy::float_arithmetic)]
@@ -106,7 +106,7 @@ async fn main() {
         .await;
     }
     if wants("cold") {
-        cold::run(env_or("BENCH_COLD_RUNS", 10)).await;
+        cold::run(env_or("BENCH_COLD_RUNS", 30)).await;
     }
     report::summary();
     println!("\n(whole run: {:.0} s)", started.elapsed().as_secs_f64());
