@@ -26,6 +26,12 @@ fn invoice(id: &str, number: &str, customer: Value) -> Value {
            "totals": {"net": "11875.00", "vat": "2968.75", "gross": "14843.75"}})
 }
 
+/// The invoice most tests push: `inv_1`, number 1042, 14,843.75 SEK, for customer `cus_1`
+/// (number 10042).
+fn invoice_1042() -> Value {
+    invoice("inv_1", "1042", customer("cus_1", "10042"))
+}
+
 fn today() -> String {
     chrono::Utc::now().date_naive().to_string()
 }
@@ -95,14 +101,7 @@ async fn expire_claim(deps: &Deps, tenant: &TenantId, kind: RecordKind, id: &str
 async fn an_invoice_reaches_visma_once_with_its_customer() {
     let sb = sandbox().await;
     let (deps, tenant) = ready(&sb).await;
-    let answer = post_webhook(
-        &deps,
-        &invoice_event(
-            "evt_1",
-            invoice("inv_1", "1042", customer("cus_1", "10042")),
-        ),
-    )
-    .await;
+    let answer = post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     assert_eq!(answer.status, 202, "{}", answer.text);
     drain_queue(&deps, 10).await;
 
@@ -134,14 +133,7 @@ async fn an_invoice_reaches_visma_once_with_its_customer() {
 
     // The same invoice again (a new event id) and a manual retry change nothing.
     sb.clear_request_log();
-    post_webhook(
-        &deps,
-        &invoice_event(
-            "evt_2",
-            invoice("inv_1", "1042", customer("cus_1", "10042")),
-        ),
-    )
-    .await;
+    post_webhook(&deps, &invoice_event("evt_2", invoice_1042())).await;
     drain_queue(&deps, 10).await;
     let retry = call(
         &deps,
@@ -211,14 +203,7 @@ async fn customers_already_in_visma_are_matched_from_the_pulled_index_without_as
     assert_ne!(by_org["CustomerNumber"], "10042");
     let (deps, tenant) = ready(&sb).await;
 
-    post_webhook(
-        &deps,
-        &invoice_event(
-            "evt_1",
-            invoice("inv_1", "1042", customer("cus_1", "10042")),
-        ),
-    )
-    .await;
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     drain_queue(&deps, 10).await;
     let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
@@ -249,14 +234,7 @@ async fn a_customer_made_in_visma_since_the_pull_with_the_same_number_is_linked_
         company,
         visma_customer("Kund 10042 AB", Some("10042"), "551111-1111"),
     );
-    post_webhook(
-        &deps,
-        &invoice_event(
-            "evt_1",
-            invoice("inv_1", "1042", customer("cus_1", "10042")),
-        ),
-    )
-    .await;
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     drain_queue(&deps, 10).await;
     let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
@@ -530,10 +508,7 @@ async fn numbers_changed_in_visma_and_pulled_no_longer_match_their_old_values() 
 async fn the_same_event_delivered_three_times_at_once_is_one_invoice() {
     let sb = sandbox().await;
     let (deps, tenant) = ready(&sb).await;
-    let body = invoice_event(
-        "evt_1",
-        invoice("inv_1", "1042", customer("cus_1", "10042")),
-    );
+    let body = invoice_event("evt_1", invoice_1042());
     let (a, b, c) = tokio::join!(
         post_webhook(&deps, &body),
         post_webhook(&deps, &body),
@@ -577,14 +552,7 @@ async fn a_dropped_connection_after_visma_committed_still_gives_one_invoice() {
         }],
         ..Faults::default()
     });
-    post_webhook(
-        &deps,
-        &invoice_event(
-            "evt_1",
-            invoice("inv_1", "1042", customer("cus_1", "10042")),
-        ),
-    )
-    .await;
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     // First attempt: Visma booked it, the answer never came. The claim is kept.
     let report = local::poll_once(&deps, 0).await.unwrap();
     assert_eq!((report.received, report.returned.len()), (1, 1));
@@ -615,14 +583,7 @@ async fn a_dropped_connection_after_visma_committed_still_gives_one_invoice() {
 async fn a_crash_between_the_visma_call_and_the_table_write_gives_no_duplicate() {
     let sb = sandbox().await;
     let (deps, tenant) = ready(&sb).await;
-    post_webhook(
-        &deps,
-        &invoice_event(
-            "evt_1",
-            invoice("inv_1", "1042", customer("cus_1", "10042")),
-        ),
-    )
-    .await;
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     // A worker claims the item and books the invoice in Visma, then dies before writing back:
     // run it to completion, then put the item back as the crash would have left it.
     let items = SyncItems::new(deps.table.clone());
@@ -790,14 +751,7 @@ async fn a_poison_message_dead_letters_then_a_retry_syncs_it() {
         }],
         ..Faults::default()
     });
-    post_webhook(
-        &deps,
-        &invoice_event(
-            "evt_1",
-            invoice("inv_1", "1042", customer("cus_1", "10042")),
-        ),
-    )
-    .await;
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     drain_queue(&deps, 20).await;
     let failed = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     assert_eq!(failed.status, ItemStatus::Failed);
@@ -867,7 +821,7 @@ async fn blocked_on_the_mapping_resumes_when_the_mapping_is_fixed() {
     .await;
     assert_eq!(saved.status, 200, "{}", saved.text);
 
-    let mut inv = invoice("inv_1", "1042", customer("cus_1", "10042"));
+    let mut inv = invoice_1042();
     inv["lines"][0]["vat_rate"] = json!("12");
     inv["totals"] = json!({"net": "11875.00", "vat": "1425.00", "gross": "13300.00"});
     post_webhook(&deps, &invoice_event("evt_1", inv)).await;
@@ -908,14 +862,7 @@ async fn blocked_on_the_mapping_resumes_when_the_mapping_is_fixed() {
 async fn a_credit_note_names_the_credited_visma_invoice() {
     let sb = sandbox().await;
     let (deps, tenant) = ready(&sb).await;
-    post_webhook(
-        &deps,
-        &invoice_event(
-            "evt_1",
-            invoice("inv_1", "1042", customer("cus_1", "10042")),
-        ),
-    )
-    .await;
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     drain_queue(&deps, 10).await;
     let original = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     let mut credit = invoice("inv_1c", "1043", customer("cus_1", "10042"));
@@ -1086,14 +1033,7 @@ async fn an_expired_connection_blocks_and_reconnect_resumes() {
         )
         .await
         .unwrap();
-    let answer = post_webhook(
-        &deps,
-        &invoice_event(
-            "evt_1",
-            invoice("inv_1", "1042", customer("cus_1", "10042")),
-        ),
-    )
-    .await;
+    let answer = post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     assert_eq!(answer.status, 202);
     assert_eq!(
         item(&deps, &tenant, RecordKind::Invoice, "inv_1")
@@ -1243,14 +1183,7 @@ async fn a_rate_budget_booked_beyond_the_longest_wait_sends_nothing_and_the_job_
         .unwrap();
 
     // WHEN an invoice for a known customer is pushed
-    post_webhook(
-        &deps,
-        &invoice_event(
-            "evt_1",
-            invoice("inv_1", "1042", customer("cus_1", "10042")),
-        ),
-    )
-    .await;
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     let report = local::poll_once(&deps, 1).await.unwrap();
 
     // THEN nothing reaches Visma, the item stays pending with the reason, and the job is hidden
