@@ -9,7 +9,8 @@
 #   BENCH_INVOICES=5000 BENCH_TENANTS=50 BENCH_CUSTOMERS=5 BENCH_POLLERS=5
 #   BENCH_RATE=22 BENCH_WINDOW=5   limit per route during the bulk run (sandbox and pacer)
 #   BENCH_WEBHOOK_N=500 BENCH_COLD_RUNS=30
-#   BENCH_ONLY=calls,pull,webhook,bulk,cold   a subset of the figures
+#   BENCH_ONLY=calls,pull,webhook,bulk,status,cold   a subset of the figures
+#   BENCH_STATUS_ITEMS=5000                   the status page figure's tenant history
 #   BENCH_PROFILE=dev|release                 how the harness itself is built (default dev)
 # Not part of `make test` or .ci/run.
 set -euo pipefail
@@ -18,7 +19,7 @@ cd "$root"
 CARGO=${CARGO:-cargo}
 debug_dir=${CARGO_TARGET_DIR:-$HOME/.cache/aourly-visma/target}
 release_dir=${BENCH_RELEASE_TARGET_DIR:-$HOME/.cache/aourly-visma/target-release}
-only=${BENCH_ONLY:-calls,pull,webhook,bulk,cold}
+only=${BENCH_ONLY:-calls,pull,webhook,bulk,status,cold}
 
 if [[ ",$only," == *",cold,"* ]]; then
   echo "building the functions and the empty function in release ($release_dir)…" >&2

@@ -6,7 +6,7 @@
 //! `BENCH_CUSTOMERS` (customers per tenant, 5), `BENCH_POLLERS` (5), `BENCH_RATE` (22) and
 //! `BENCH_WINDOW` (5 s) for the limit during the bulk run (the sandbox's and the service's
 //! pacer's: Visma's 600 per 60 s scaled down so 5,000 invoices take ~20 minutes), `BENCH_WEBHOOK_N`
-//! (500), `BENCH_ONLY` (comma-separated subset of `calls,bulk,pull,webhook,cold`),
+//! (500), `BENCH_ONLY` (comma-separated subset of `calls,bulk,pull,webhook,status,cold`), `BENCH_STATUS_ITEMS` (5000),
 //! `BENCH_RELEASE_DIR` (where the release binaries are, for `cold`), `BENCH_COLD_RUNS` (30).
 
 // A benchmark computes ratios and percentiles; the workspace's float lint is for money code.
@@ -19,6 +19,7 @@ mod counting;
 mod fixtures;
 mod pull;
 mod report;
+mod status;
 mod webhook;
 
 use std::time::Duration;
@@ -71,8 +72,8 @@ fn machine() {
 
 #[tokio::main]
 async fn main() {
-    let only =
-        std::env::var("BENCH_ONLY").unwrap_or_else(|_| "calls,pull,webhook,bulk,cold".into());
+    let only = std::env::var("BENCH_ONLY")
+        .unwrap_or_else(|_| "calls,pull,webhook,bulk,status,cold".into());
     let wants = |s: &str| only.split(',').any(|o| o.trim() == s);
     println!(
         "make bench: issue 8's figures, side by side in one run ({})",
@@ -104,6 +105,9 @@ async fn main() {
             ingest_concurrency: env_or("BENCH_INGEST_CONCURRENCY", 8),
         })
         .await;
+    }
+    if wants("status") {
+        status::run(env_or("BENCH_STATUS_ITEMS", 5000)).await;
     }
     if wants("cold") {
         cold::run(env_or("BENCH_COLD_RUNS", 30)).await;
