@@ -31,7 +31,7 @@ use domain::pull::{
     VoucherOrigin, VoucherWrite,
 };
 use domain::TenantId;
-use store::{Pulled, StoreError};
+use store::{Pulled, StoreError, SyncItems};
 use visma::{ErrorClass, ListQuery, TokenSource, VismaApi, VismaError};
 
 use crate::tokens::TenantTokens;
@@ -176,6 +176,16 @@ async fn pull_data<T: TokenSource + ?Sized>(
 ) -> Result<PullChanges, PullError> {
     let pulled = Pulled::new(deps.table.clone());
     let mut state = pulled.pull_state(tenant).await?;
+    if !state.items_status_indexed {
+        // Once per tenant: sync items from before GSI2 get their key (saved with the state).
+        let indexed = SyncItems::new(deps.table.clone())
+            .index_statuses(tenant)
+            .await?;
+        if indexed > 0 {
+            tracing::info!(%tenant, indexed, "sync items indexed by status");
+        }
+        state.items_status_indexed = true;
+    }
     let mut changes = PullChanges::default();
     let today = Utc::now().date_naive();
 

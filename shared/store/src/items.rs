@@ -18,17 +18,24 @@
 //! event has no push job to send; otherwise `sending_until` is the short lease of the delivery
 //! that sends it (so concurrent duplicates do not send it again; once it lapses, a duplicate
 //! sends the job again, since a send that succeeded is not recorded).
+//!
+//! Every write of an item's `status` also writes `GSI2PK` (`TENANT#{t}#STATUS#{status}`), in
+//! the same request: GSI2 is the items by tenant and status, keys only, which the status
+//! page counts and lists from ([`SyncItems::count`], [`SyncItems::list`] with a status).
+//! Items written before the index existed get their key from [`SyncItems::index_statuses`].
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem,
+};
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use domain::{EventKind, RecordKind, TenantId, WebhookEvent};
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{self, PK, SK};
+use crate::keys::{self, GSI2, GSI2PK, PK, SK};
 use crate::table::{from_item, to_item, Item};
 use crate::{StoreError, Table};
 
@@ -426,7 +433,7 @@ impl SyncItems {
                     .put(
                         Put::builder()
                             .table_name(self.table.name())
-                            .set_item(Some(to_item(item.as_ref())?))
+                            .set_item(Some(stored(item)?))
                             .condition_expression("attribute_not_exists(#pk)")
                             .expression_attribute_names("#pk", PK)
                             .build()
@@ -442,7 +449,7 @@ impl SyncItems {
                     .put(
                         Put::builder()
                             .table_name(self.table.name())
-                            .set_item(Some(to_item(item.as_ref())?))
+                            .set_item(Some(stored(item)?))
                             .condition_expression("#version = :expected")
                             .expression_attribute_names("#version", "version")
                             .expression_attribute_values(
@@ -561,11 +568,16 @@ impl SyncItems {
         cursor: Option<&Cursor>,
         page_size: usize,
     ) -> Result<(Vec<SyncItem>, Option<Cursor>), StoreError> {
+        if let Some(status) = filter.status {
+            return self
+                .list_page_with_status(tenant, filter.kind, status, cursor, page_size)
+                .await;
+        }
         let pk = keys::tenant_pk(tenant);
         let mut start = cursor.map(|c| key(&pk, &c.0));
         let mut items: Vec<SyncItem> = Vec::new();
         loop {
-            let mut query = self
+            let query = self
                 .table
                 .client()
                 .query()
@@ -578,15 +590,6 @@ impl SyncItems {
                 .consistent_read(true)
                 .limit(200)
                 .set_exclusive_start_key(start.take());
-            if let Some(status) = filter.status {
-                query = query
-                    .filter_expression("#status = :status")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(
-                        ":status",
-                        AttributeValue::S(status.as_str().into()),
-                    );
-            }
             let out = query
                 .send()
                 .await
@@ -609,6 +612,183 @@ impl SyncItems {
                 None => return Ok((items, None)),
             }
         }
+    }
+
+    /// One page of the items with `status`: their keys from GSI2 (in key order), then the
+    /// items themselves, read consistently. GSI2 follows writes within about a second, so an
+    /// item that left `status` just now is dropped from the page rather than shown with its
+    /// new status, and one that just entered it may show on the next request.
+    async fn list_page_with_status(
+        &self,
+        tenant: &TenantId,
+        kind: Option<RecordKind>,
+        status: ItemStatus,
+        cursor: Option<&Cursor>,
+        page_size: usize,
+    ) -> Result<(Vec<SyncItem>, Option<Cursor>), StoreError> {
+        let pk = keys::tenant_pk(tenant);
+        let status_pk = keys::item_status_pk(tenant, status.as_str());
+        let start = cursor.map(|c| {
+            let mut start = key(&pk, &c.0);
+            start.insert(GSI2PK.into(), AttributeValue::S(status_pk.clone()));
+            start
+        });
+        let out = self
+            .table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .index_name(GSI2)
+            .key_condition_expression("#g2 = :g2 AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#g2", GSI2PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":g2", AttributeValue::S(status_pk))
+            .expression_attribute_values(":prefix", AttributeValue::S(item_prefix(kind)))
+            .limit(i32::try_from(page_size).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("Query", e))?;
+        let item_keys: Vec<Item> = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|entry| entry.get(SK).and_then(|v| v.as_s().ok()))
+            .map(|sk| key(&pk, sk))
+            .collect();
+        let next = out
+            .last_evaluated_key
+            .and_then(|k| k.get(SK).and_then(|v| v.as_s().ok()).cloned())
+            .map(Cursor);
+        let mut items = self.get_all(item_keys).await?;
+        items.retain(|i| i.status == status);
+        items.sort_by(|a, b| a.sk.cmp(&b.sk));
+        Ok((items, next))
+    }
+
+    /// The items at `item_keys` (at most 100), read consistently; missing ones are skipped.
+    async fn get_all(&self, mut item_keys: Vec<Item>) -> Result<Vec<SyncItem>, StoreError> {
+        let mut items = Vec::with_capacity(item_keys.len());
+        let mut rounds = 0u32;
+        while !item_keys.is_empty() {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut item_keys)))
+                .consistent_read(true)
+                .build()
+                .map_err(build_error)?;
+            let out = self
+                .table
+                .client()
+                .batch_get_item()
+                .request_items(self.table.name(), request)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk("BatchGetItem", e))?;
+            for raw in out
+                .responses
+                .and_then(|mut r| r.remove(self.table.name()))
+                .unwrap_or_default()
+            {
+                items.push(from_item(raw)?);
+            }
+            // Keys DynamoDB did not get to (throughput): ask again, briefly backing off.
+            item_keys = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(self.table.name()))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if !item_keys.is_empty() {
+                rounds += 1;
+                if rounds > 5 {
+                    return Err(StoreError::Transient {
+                        operation: "BatchGetItem",
+                        source: "keys left unprocessed after 5 rounds".into(),
+                    });
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << rounds)).await;
+            }
+        }
+        Ok(items)
+    }
+
+    /// How many of a tenant's items have `status`, counted over GSI2's key-only entries
+    /// (about 100 bytes each, where an item with its payload is over 1 KB). Like the index,
+    /// the count may miss a change of the last second.
+    pub async fn count(&self, tenant: &TenantId, status: ItemStatus) -> Result<u64, StoreError> {
+        let status_pk = keys::item_status_pk(tenant, status.as_str());
+        let mut total = 0u64;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .table
+                .client()
+                .query()
+                .table_name(self.table.name())
+                .index_name(GSI2)
+                .key_condition_expression("#g2 = :g2")
+                .expression_attribute_names("#g2", GSI2PK)
+                .expression_attribute_values(":g2", AttributeValue::S(status_pk.clone()))
+                .select(Select::Count)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk("Query", e))?;
+            total += u64::try_from(out.count).unwrap_or(0);
+            match out.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(total),
+            }
+        }
+    }
+
+    /// Gives the items of `tenant` written before GSI2 existed their index key: one pass over
+    /// the tenant's items, setting `GSI2PK` where it is missing, on the condition that the
+    /// status is still the one read (an item written since has its key from that write).
+    /// Returns how many it indexed. The scheduled pull runs it once per tenant.
+    pub async fn index_statuses(&self, tenant: &TenantId) -> Result<usize, StoreError> {
+        #[derive(Deserialize)]
+        struct Indexed {
+            #[serde(rename = "SK")]
+            sk: String,
+            status: ItemStatus,
+            #[serde(rename = "GSI2PK", default)]
+            gsi2pk: Option<String>,
+        }
+        let all: Vec<Indexed> = self
+            .table
+            .query_prefix(&keys::tenant_pk(tenant), keys::ITEM_PREFIX)
+            .await?;
+        let mut indexed = 0;
+        for item in all.into_iter().filter(|i| i.gsi2pk.is_none()) {
+            let result = self
+                .table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .key(PK, AttributeValue::S(keys::tenant_pk(tenant)))
+                .key(SK, AttributeValue::S(item.sk))
+                .update_expression("SET #g2 = :g2")
+                .condition_expression("#status = :status AND attribute_not_exists(#g2)")
+                .expression_attribute_names("#g2", GSI2PK)
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(
+                    ":g2",
+                    AttributeValue::S(keys::item_status_pk(tenant, item.status.as_str())),
+                )
+                .expression_attribute_values(
+                    ":status",
+                    AttributeValue::S(item.status.as_str().into()),
+                )
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk("UpdateItem", e));
+            match result {
+                Ok(_) => indexed += 1,
+                Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(indexed)
     }
 
     /// Every item of a tenant with one of `statuses` (all pages).
@@ -642,12 +822,17 @@ impl SyncItems {
         let out = self
             .update_item(tenant, kind, id)
             .update_expression(
-                "SET #status = :status, last_error = :error, updated_at = :now, #version = #version + :one",
+                "SET #status = :status, #g2 = :g2, last_error = :error, updated_at = :now, #version = #version + :one",
             )
             .condition_expression("#version = :expected")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#g2", GSI2PK)
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":status", AttributeValue::S(status.as_str().into()))
+            .expression_attribute_values(
+                ":g2",
+                AttributeValue::S(keys::item_status_pk(tenant, status.as_str())),
+            )
             .expression_attribute_values(":error", error_value(last_error)?)
             .expression_attribute_values(":now", AttributeValue::S(rfc3339(now)))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
@@ -720,6 +905,7 @@ impl SyncItems {
         let (tenant, kind, id) = (&claimed.tenant, claimed.kind, claimed.id.as_str());
         let mut set = vec![
             "#status = :status",
+            "#g2 = :g2",
             "last_error = :error",
             "updated_at = :now",
             "#version = #version + :one",
@@ -728,6 +914,10 @@ impl SyncItems {
             (
                 ":status".into(),
                 AttributeValue::S(outcome.status.as_str().into()),
+            ),
+            (
+                ":g2".into(),
+                AttributeValue::S(keys::item_status_pk(tenant, outcome.status.as_str())),
             ),
             (":error".into(), error_value(outcome.last_error.as_ref())?),
             (":now".into(), AttributeValue::S(rfc3339(now))),
@@ -746,6 +936,7 @@ impl SyncItems {
             ))
             .condition_expression("#version = :expected")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#g2", GSI2PK)
             .expression_attribute_names("#version", "version")
             .set_expression_attribute_values(Some(values))
             .send()
@@ -815,6 +1006,17 @@ fn link_values(
         set.push("visma_number = :visma_number");
         values.insert(":visma_number".into(), AttributeValue::S(number.clone()));
     }
+}
+
+/// A sync item as stored: its fields plus its GSI2 key, derived here from its tenant and
+/// status so that no write of the whole item can leave the index behind.
+fn stored(item: &SyncItem) -> Result<Item, StoreError> {
+    let mut attributes = to_item(item)?;
+    attributes.insert(
+        GSI2PK.into(),
+        AttributeValue::S(keys::item_status_pk(&item.tenant, item.status.as_str())),
+    );
+    Ok(attributes)
 }
 
 fn key(pk: &str, sk: &str) -> Item {

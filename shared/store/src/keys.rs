@@ -8,7 +8,7 @@
 //! | Visma company claim (one tenant per Visma company) | `VISMA_COMPANY#{company key}` | `TENANT` | |
 //! | OAuth state (TTL 10 min) | `OAUTH_STATE#{state}` | `OAUTH_STATE` | |
 //! | webhook event (de-duplication) | `TENANT#{t}` | `EVENT#{event id}` | |
-//! | sync item (state + the record's latest payload) | `TENANT#{t}` | `ITEM#{kind}#{aourly id}` | |
+//! | sync item (state + the record's latest payload) | `TENANT#{t}` | `ITEM#{kind}#{aourly id}` | (`GSI2PK` `TENANT#{t}#STATUS#{status}`) |
 //! | customer link (Aourly customer → Visma customer id) | `TENANT#{t}` | `LINK#customer#{aourly id}` | |
 //! | customer index: a Visma customer by customer number (pulled) | `TENANT#{t}` | `VISMA_CUSTOMER#number#{customer number}` | |
 //! | customer index: a Visma customer by org number (pulled) | `TENANT#{t}` | `VISMA_CUSTOMER#org#{org number}` | |
@@ -23,6 +23,10 @@
 //!
 //! | Visma send schedule per route (shared by all tenants) | `RATE#{client id}` | `{method} {route}` | |
 //!
+//! `GSI2` (`GSI2PK` HASH, `SK` RANGE, keys only) holds just the sync items, by tenant and
+//! status: the status page counts each status there, and lists failed or blocked items,
+//! without reading the whole history.
+//!
 //! `expires_at` (epoch seconds) is the table's TTL attribute.
 
 use domain::TenantId;
@@ -32,10 +36,17 @@ pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 /// The GSI1 partition that lists connected tenants, so the schedule never scans the table.
 pub const CONNECTED_PARTITION: &str = "CONNECTED";
+
+/// The GSI2 partition of a tenant's sync items with `status` (`pending`, `synced`, …).
+pub fn item_status_pk(tenant: &TenantId, status: &str) -> String {
+    format!("{}#STATUS#{status}", tenant_pk(tenant))
+}
 
 pub fn tenant_pk(tenant: &TenantId) -> String {
     format!("TENANT#{tenant}")

@@ -75,6 +75,10 @@ pub struct PullState {
     /// When the last pull finished (successfully).
     #[serde(default)]
     pub pulled_at: Option<DateTime<Utc>>,
+    /// Whether the tenant's sync items all carry their GSI2 key
+    /// ([`crate::SyncItems::index_statuses`] ran: items from before the index have it too).
+    #[serde(default)]
+    pub items_status_indexed: bool,
 }
 
 impl PullState {

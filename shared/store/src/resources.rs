@@ -137,7 +137,7 @@ impl TableDefinition {
     /// ([`crate::keys`]). Local start-up and the tests call it, so a template edit that the code
     /// does not follow is caught before anything runs.
     pub fn check_matches_code(&self) -> Result<(), StoreError> {
-        use crate::keys::{GSI1, GSI1PK, GSI1SK, PK, SK, TTL_ATTRIBUTE};
+        use crate::keys::{GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, PK, SK, TTL_ATTRIBUTE};
         fn key(schema: &[KeyDef]) -> Vec<(&str, &str)> {
             schema
                 .iter()
@@ -162,7 +162,19 @@ impl TableDefinition {
                 "index {GSI1} must be {GSI1PK} HASH, {GSI1SK} RANGE"
             )),
         }
-        for name in [PK, SK, GSI1PK, GSI1SK] {
+        match self
+            .global_secondary_indexes
+            .iter()
+            .find(|i| i.index_name == GSI2)
+        {
+            Some(index) if key(&index.key_schema) == [(GSI2PK, "HASH"), (SK, "RANGE")] => {
+                if index.projection.projection_type != "KEYS_ONLY" {
+                    problems.push(format!("{GSI2} must project KEYS_ONLY"));
+                }
+            }
+            _ => problems.push(format!("index {GSI2} must be {GSI2PK} HASH, {SK} RANGE")),
+        }
+        for name in [PK, SK, GSI1PK, GSI1SK, GSI2PK] {
             let declared = self
                 .attribute_definitions
                 .iter()

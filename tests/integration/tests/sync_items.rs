@@ -564,3 +564,197 @@ async fn the_scheduled_pull_requeues_pending_items_whose_job_was_lost() {
         }]
     );
 }
+
+/// The status page's counts, as `GET` of the base path answers them.
+async fn counts(deps: &Deps) -> Value {
+    let status = call(deps, "GET", BASE, Some(&jwt("acme", "owner")), None).await;
+    assert_eq!(status.status, 200, "{}", status.text);
+    status.body["counts"].clone()
+}
+
+fn counted(pending: u64, synced: u64, failed: u64, blocked: u64) -> Value {
+    json!({"pending": pending, "synced": synced, "failed": failed, "blocked": blocked})
+}
+
+/// The counts come from GSI2 (the items by tenant and status, keys only), so every write that
+/// sets a status must move the item there: create, set_status, finish, and a replacing event.
+#[tokio::test]
+async fn the_status_counts_follow_every_write_of_an_items_status() {
+    let (_sb, deps, tenant) = connected().await;
+    let items = SyncItems::new(deps.table.clone());
+    for i in 0..3 {
+        seed(
+            &deps,
+            RecordKind::Invoice,
+            &format!("inv_{i}"),
+            ItemStatus::Pending,
+        )
+        .await;
+    }
+    seed(&deps, RecordKind::Invoice, "inv_f1", ItemStatus::Failed).await;
+    seed(&deps, RecordKind::Invoice, "inv_f2", ItemStatus::Failed).await;
+    seed(&deps, RecordKind::Voucher, "vch_1", ItemStatus::Blocked).await;
+    assert_eq!(counts(&deps).await, counted(3, 0, 2, 1));
+
+    // A push: claim, then finish as synced.
+    let now = chrono::Utc::now();
+    let store::Claim::Claimed { item, .. } = items
+        .claim(
+            &tenant,
+            RecordKind::Invoice,
+            "inv_0",
+            "w1",
+            now,
+            chrono::Duration::minutes(5),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("not claimed")
+    };
+    let finish = store::Finish {
+        status: ItemStatus::Synced,
+        visma_id: Some("ci-1".into()),
+        visma_number: Some("1".into()),
+        last_error: None,
+    };
+    items.finish(&item, &finish, now).await.unwrap();
+    assert_eq!(counts(&deps).await, counted(2, 1, 2, 1));
+
+    // The owner retries a failed item (set_status back to pending).
+    let retry = call(
+        &deps,
+        "POST",
+        &format!("{BASE}/sync-items/invoice/inv_f1/retry"),
+        Some(&jwt("acme", "owner")),
+        None,
+    )
+    .await;
+    assert_eq!(retry.status, 202, "{}", retry.text);
+    assert_eq!(counts(&deps).await, counted(3, 1, 1, 1));
+
+    // A newer event replaces the synced item's payload and makes it pending again.
+    let synced = items
+        .get(&tenant, RecordKind::Invoice, "inv_0")
+        .await
+        .unwrap()
+        .unwrap();
+    let event = parsed_event_with_id(RecordKind::Invoice, "inv_0", "evt_inv_0_again");
+    let replaced = synced
+        .replaced_by(&event, ItemStatus::Pending, None, now)
+        .unwrap();
+    let marker = EventMarker::new(&event, "stored", false, now, chrono::Duration::seconds(60));
+    items
+        .record_event(
+            &marker,
+            &ItemWrite::Replace {
+                item: Box::new(replaced),
+                expected_version: synced.version,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(counts(&deps).await, counted(4, 0, 1, 1));
+
+    // The failed list reads what GSI2 holds for `failed`: the retried item has left it.
+    let owner = jwt("acme", "owner");
+    let failed = call(
+        &deps,
+        "GET",
+        &format!("{BASE}/sync-items?status=failed"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&failed.body), ["inv_f2"]);
+}
+
+#[tokio::test]
+async fn a_status_list_longer_than_a_page_pages_through_the_index() {
+    let deps = integration_tests::deps(&[]).await;
+    for i in 0..130 {
+        let status = if i % 2 == 0 {
+            ItemStatus::Blocked
+        } else {
+            ItemStatus::Synced
+        };
+        seed(&deps, RecordKind::Customer, &format!("cus_{i:03}"), status).await;
+    }
+    let owner = jwt("acme", "owner");
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("{BASE}/sync-items?status=blocked&cursor={c}"),
+            None => format!("{BASE}/sync-items?status=blocked"),
+        };
+        let page = call(&deps, "GET", &path, Some(&owner), None).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        assert!(page.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["status"] == "blocked"));
+        listed.extend(ids(&page.body));
+        pages += 1;
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(pages < 5, "the cursor ends");
+    }
+    let expected: Vec<String> = (0..130)
+        .filter(|i| i % 2 == 0)
+        .map(|i| format!("cus_{i:03}"))
+        .collect();
+    assert_eq!(listed, expected, "every blocked item once, in key order");
+    assert_eq!(pages, 2, "65 blocked items: a page of 50, then 15");
+}
+
+/// Items written before GSI2 existed have no `GSI2PK`: the counts miss them until the
+/// scheduled pull indexes the tenant (once; it remembers in the pull state).
+#[tokio::test]
+async fn the_pull_indexes_items_written_before_the_status_index() {
+    let (_sb, deps, tenant) = connected().await;
+    seed(&deps, RecordKind::Invoice, "inv_old1", ItemStatus::Synced).await;
+    seed(&deps, RecordKind::Invoice, "inv_old2", ItemStatus::Failed).await;
+    seed(&deps, RecordKind::Invoice, "inv_new", ItemStatus::Pending).await;
+    // As an earlier version wrote them: no index key.
+    for id in ["inv_old1", "inv_old2"] {
+        deps.table
+            .client()
+            .update_item()
+            .table_name(deps.table.name())
+            .key(
+                "PK",
+                aws_sdk_dynamodb::types::AttributeValue::S(store::keys::tenant_pk(&tenant)),
+            )
+            .key(
+                "SK",
+                aws_sdk_dynamodb::types::AttributeValue::S(store::keys::item_sk(
+                    RecordKind::Invoice,
+                    id,
+                )),
+            )
+            .update_expression("REMOVE GSI2PK")
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(counts(&deps).await, counted(1, 0, 0, 0));
+
+    app::pull::run(&deps, &tenant).await.expect("pull");
+    assert_eq!(counts(&deps).await, counted(1, 1, 1, 0));
+    let state = store::Pulled::new(deps.table.clone())
+        .pull_state(&tenant)
+        .await
+        .unwrap();
+    assert!(state.items_status_indexed);
+    // Done once: a second pass finds nothing left to index.
+    let again = SyncItems::new(deps.table.clone())
+        .index_statuses(&tenant)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+}
