@@ -1,6 +1,7 @@
 //! Figure 6: what the Integrations page's two reads cost as a tenant's history grows: the
-//! status (`GET /tenants/{t}/visma`, whose counts read every sync item of the tenant) and the
-//! list of failed records (`GET …/sync-items?status=failed`, which filters them).
+//! status (`GET /tenants/{t}/visma`, whose counts read GSI2's key-only entries of every sync
+//! item) and the list of failed records (`GET …/sync-items?status=failed`, which reads only
+//! the failed ones).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -110,8 +111,16 @@ pub async fn run(items: usize) {
         .item
         .expect("the sample item exists");
     let per_item = item_bytes(&sample);
+    // What GSI2 holds of an item: the table's keys and its own.
+    let per_entry = item_bytes(
+        &sample
+            .iter()
+            .filter(|(name, _)| matches!(name.as_str(), "PK" | "SK" | "GSI2PK"))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect(),
+    );
     note(format!(
-        "history: {items} invoices accepted in {:.1} s; a stored invoice item is about {per_item} bytes (its payload included)",
+        "history: {items} invoices accepted in {:.1} s; a stored invoice item is about {per_item} bytes (its payload included), its GSI2 entry {per_entry} bytes",
         started.elapsed().as_secs_f64()
     ));
 
@@ -136,29 +145,28 @@ pub async fn run(items: usize) {
         FAILED,
         "{failed}"
     );
-    let megabytes = (items * per_item) as f64 / 1_000_000.0;
-    for (name, aws, took) in [
-        (
-            "Status page: GET /tenants/{t}/visma",
-            &status_aws,
-            status_took,
+    let read_by_counts = (items * per_entry) as f64 / 1_000_000.0;
+    let whole_history = (items * per_item) as f64 / 1_000_000.0;
+    figure(
+        &format!("Status page: GET /tenants/{{t}}/visma, {items} items"),
+        format!(
+            "DynamoDB {} ({}); the counts read {items} GSI2 entries, ~{read_by_counts:.2} MB (the items themselves: ~{whole_history:.1} MB); {:.0} ms against the emulator",
+            counting::total(&status_aws, "DynamoDB"),
+            counting::breakdown(&status_aws, "DynamoDB"),
+            status_took.as_secs_f64() * 1000.0
         ),
-        (
-            "Status page: GET …/sync-items?status=failed",
-            &failed_aws,
-            failed_took,
+        "(reported)",
+        None,
+    );
+    figure(
+        &format!("Status page: GET …/sync-items?status=failed, {FAILED} failed among {items} items"),
+        format!(
+            "DynamoDB {} ({}); reads {FAILED} GSI2 entries and {FAILED} items; {:.0} ms against the emulator",
+            counting::total(&failed_aws, "DynamoDB"),
+            counting::breakdown(&failed_aws, "DynamoDB"),
+            failed_took.as_secs_f64() * 1000.0
         ),
-    ] {
-        figure(
-            &format!("{name}, {items} items"),
-            format!(
-                "DynamoDB {} ({}); {:.0} ms against the emulator; reads every item: ~{megabytes:.1} MB",
-                counting::total(aws, "DynamoDB"),
-                counting::breakdown(aws, "DynamoDB"),
-                took.as_secs_f64() * 1000.0
-            ),
-            "(reported)",
-            None,
-        );
-    }
+        "(reported)",
+        None,
+    );
 }

@@ -626,13 +626,38 @@ impl SyncItems {
         cursor: Option<&Cursor>,
         page_size: usize,
     ) -> Result<(Vec<SyncItem>, Option<Cursor>), StoreError> {
-        let pk = keys::tenant_pk(tenant);
-        let status_pk = keys::item_status_pk(tenant, status.as_str());
         let start = cursor.map(|c| {
-            let mut start = key(&pk, &c.0);
-            start.insert(GSI2PK.into(), AttributeValue::S(status_pk.clone()));
+            let mut start = key(&keys::tenant_pk(tenant), &c.0);
+            start.insert(
+                GSI2PK.into(),
+                AttributeValue::S(keys::item_status_pk(tenant, status.as_str())),
+            );
             start
         });
+        let limit = i32::try_from(page_size).unwrap_or(i32::MAX);
+        let (item_keys, next) = self
+            .status_keys_page(tenant, status, kind, Some(limit), start)
+            .await?;
+        let next = next
+            .and_then(|k| k.get(SK).and_then(|v| v.as_s().ok()).cloned())
+            .map(Cursor);
+        let mut items = self.get_all(item_keys).await?;
+        items.retain(|i| i.status == status);
+        items.sort_by(|a, b| a.sk.cmp(&b.sk));
+        Ok((items, next))
+    }
+
+    /// One page of GSI2: the table keys of the tenant's items with `status` (of `kind`, when
+    /// given), in key order, and where the next page starts.
+    async fn status_keys_page(
+        &self,
+        tenant: &TenantId,
+        status: ItemStatus,
+        kind: Option<RecordKind>,
+        limit: Option<i32>,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let pk = keys::tenant_pk(tenant);
         let out = self
             .table
             .client()
@@ -642,28 +667,24 @@ impl SyncItems {
             .key_condition_expression("#g2 = :g2 AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#g2", GSI2PK)
             .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":g2", AttributeValue::S(status_pk))
+            .expression_attribute_values(
+                ":g2",
+                AttributeValue::S(keys::item_status_pk(tenant, status.as_str())),
+            )
             .expression_attribute_values(":prefix", AttributeValue::S(item_prefix(kind)))
-            .limit(i32::try_from(page_size).unwrap_or(i32::MAX))
+            .set_limit(limit)
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| StoreError::from_sdk("Query", e))?;
-        let item_keys: Vec<Item> = out
+        let item_keys = out
             .items
             .unwrap_or_default()
             .iter()
             .filter_map(|entry| entry.get(SK).and_then(|v| v.as_s().ok()))
             .map(|sk| key(&pk, sk))
             .collect();
-        let next = out
-            .last_evaluated_key
-            .and_then(|k| k.get(SK).and_then(|v| v.as_s().ok()).cloned())
-            .map(Cursor);
-        let mut items = self.get_all(item_keys).await?;
-        items.retain(|i| i.status == status);
-        items.sort_by(|a, b| a.sk.cmp(&b.sk));
-        Ok((items, next))
+        Ok((item_keys, out.last_evaluated_key.filter(|k| !k.is_empty())))
     }
 
     /// The items at `item_keys` (at most 100), read consistently; missing ones are skipped.
@@ -791,20 +812,33 @@ impl SyncItems {
         Ok(indexed)
     }
 
-    /// Every item of a tenant with one of `statuses` (all pages).
+    /// Every item of a tenant with one of `statuses`: their keys from GSI2, then the items,
+    /// read consistently, 100 at a time. Like the index, it may miss a change of the last
+    /// second (an item that entered a status just now is found by the next call).
     pub async fn all_with_status(
         &self,
         tenant: &TenantId,
         statuses: &[ItemStatus],
     ) -> Result<Vec<SyncItem>, StoreError> {
-        let all: Vec<SyncItem> = self
-            .table
-            .query_prefix(&keys::tenant_pk(tenant), keys::ITEM_PREFIX)
-            .await?;
-        Ok(all
-            .into_iter()
-            .filter(|i| statuses.contains(&i.status))
-            .collect())
+        let mut found = Vec::new();
+        for &status in statuses {
+            let mut start = None;
+            loop {
+                let (item_keys, next) = self
+                    .status_keys_page(tenant, status, None, None, start)
+                    .await?;
+                for chunk in item_keys.chunks(100) {
+                    let mut items = self.get_all(chunk.to_vec()).await?;
+                    items.retain(|i| i.status == status);
+                    found.extend(items);
+                }
+                match next {
+                    Some(next) => start = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Sets `status` (and `last_error`) on `item` as read, if its `version` is unchanged;
