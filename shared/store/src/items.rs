@@ -659,19 +659,7 @@ impl SyncItems {
     ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         let pk = keys::tenant_pk(tenant);
         let out = self
-            .table
-            .client()
-            .query()
-            .table_name(self.table.name())
-            .index_name(GSI2)
-            .key_condition_expression("#g2 = :g2 AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#g2", GSI2PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(
-                ":g2",
-                AttributeValue::S(keys::item_status_pk(tenant, status.as_str())),
-            )
-            .expression_attribute_values(":prefix", AttributeValue::S(item_prefix(kind)))
+            .status_query(tenant, status, kind)
             .set_limit(limit)
             .set_exclusive_start_key(start)
             .send()
@@ -685,6 +673,28 @@ impl SyncItems {
             .map(|sk| key(&pk, sk))
             .collect();
         Ok((item_keys, out.last_evaluated_key.filter(|k| !k.is_empty())))
+    }
+
+    /// A query of GSI2's partition for the tenant's items with `status` (of `kind`, if given).
+    fn status_query(
+        &self,
+        tenant: &TenantId,
+        status: ItemStatus,
+        kind: Option<RecordKind>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .index_name(GSI2)
+            .key_condition_expression("#g2 = :g2 AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#g2", GSI2PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(
+                ":g2",
+                AttributeValue::S(keys::item_status_pk(tenant, status.as_str())),
+            )
+            .expression_attribute_values(":prefix", AttributeValue::S(item_prefix(kind)))
     }
 
     /// The items at `item_keys` (at most 100), read consistently; missing ones are skipped.
@@ -736,19 +746,11 @@ impl SyncItems {
     /// (about 100 bytes each, where an item with its payload is over 1 KB). Like the index,
     /// the count may miss a change of the last second.
     pub async fn count(&self, tenant: &TenantId, status: ItemStatus) -> Result<u64, StoreError> {
-        let status_pk = keys::item_status_pk(tenant, status.as_str());
         let mut total = 0u64;
         let mut start: Option<Item> = None;
         loop {
             let out = self
-                .table
-                .client()
-                .query()
-                .table_name(self.table.name())
-                .index_name(GSI2)
-                .key_condition_expression("#g2 = :g2")
-                .expression_attribute_names("#g2", GSI2PK)
-                .expression_attribute_values(":g2", AttributeValue::S(status_pk.clone()))
+                .status_query(tenant, status, None)
                 .select(Select::Count)
                 .set_exclusive_start_key(start.take())
                 .send()
