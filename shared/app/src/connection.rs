@@ -275,6 +275,7 @@ pub struct Counts {
 pub async fn status(deps: &Deps, tenant: &TenantId) -> Result<StatusBody, StoreError> {
     let connection = deps.connections.get(tenant).await?;
     // Four counts over GSI2's key-only entries, side by side, rather than reading every item.
+    crate::items::ensure_status_index(deps, tenant).await?;
     let items = SyncItems::new(deps.table.clone());
     let (pending, synced, failed, blocked) = tokio::try_join!(
         items.count(tenant, ItemStatus::Pending),

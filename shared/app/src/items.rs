@@ -16,7 +16,7 @@
 use chrono::{DateTime, Utc};
 use domain::{RecordKind, SyncJob, TenantId};
 use serde::Serialize;
-use store::{Cursor, ItemError, ItemStatus, ListFilter, StoreError, SyncItem, SyncItems};
+use store::{Cursor, ItemError, ItemStatus, ListFilter, Pulled, StoreError, SyncItem, SyncItems};
 
 use crate::Deps;
 
@@ -87,6 +87,25 @@ pub fn parse_kind(raw: &str) -> Result<RecordKind, BadParameter> {
     })
 }
 
+/// Makes sure every sync item of `tenant` has its GSI2 entry before something reads GSI2:
+/// items written before the index existed get theirs here, once per tenant (remembered in the
+/// pull state). The pull, the status page, the lists by status and the retries call it, so a
+/// tenant that is no longer pulled (expired, disconnected) is indexed when it is next looked
+/// at. One `GetItem` once indexed.
+pub async fn ensure_status_index(deps: &Deps, tenant: &TenantId) -> Result<(), StoreError> {
+    let pulled = Pulled::new(deps.table.clone());
+    if pulled.pull_state(tenant).await?.items_status_indexed {
+        return Ok(());
+    }
+    let indexed = SyncItems::new(deps.table.clone())
+        .index_statuses(tenant)
+        .await?;
+    if indexed > 0 {
+        tracing::info!(%tenant, indexed, "sync items indexed by status");
+    }
+    pulled.mark_items_status_indexed(tenant).await
+}
+
 pub async fn list(
     deps: &Deps,
     tenant: &TenantId,
@@ -115,6 +134,9 @@ pub async fn list(
         })
         .transpose()
         .map_err(ListError::BadParameter)?;
+    if status.is_some() {
+        ensure_status_index(deps, tenant).await?;
+    }
     let (items, next) = SyncItems::new(deps.table.clone())
         .list(tenant, &ListFilter { status, kind }, cursor.as_ref())
         .await?;

@@ -31,7 +31,7 @@ use domain::pull::{
     VoucherOrigin, VoucherWrite,
 };
 use domain::TenantId;
-use store::{Pulled, StoreError, SyncItems};
+use store::{Pulled, StoreError};
 use visma::{ErrorClass, ListQuery, TokenSource, VismaApi, VismaError};
 
 use crate::tokens::TenantTokens;
@@ -177,13 +177,7 @@ async fn pull_data<T: TokenSource + ?Sized>(
     let pulled = Pulled::new(deps.table.clone());
     let mut state = pulled.pull_state(tenant).await?;
     if !state.items_status_indexed {
-        // Once per tenant: sync items from before GSI2 get their key (saved with the state).
-        let indexed = SyncItems::new(deps.table.clone())
-            .index_statuses(tenant)
-            .await?;
-        if indexed > 0 {
-            tracing::info!(%tenant, indexed, "sync items indexed by status");
-        }
+        crate::items::ensure_status_index(deps, tenant).await?;
         state.items_status_indexed = true;
     }
     let mut changes = PullChanges::default();

@@ -39,6 +39,7 @@ async fn retry_where(
     statuses: &[ItemStatus],
     code: Option<&str>,
 ) -> Result<usize, StoreError> {
+    crate::items::ensure_status_index(deps, tenant).await?;
     let items = SyncItems::new(deps.table.clone());
     let waiting: Vec<_> = items
         .all_with_status(tenant, statuses)
@@ -76,6 +77,7 @@ pub const STALE_PENDING: Duration = Duration::hours(1);
 /// job and Aourly then stopped retrying, or when a retry's send failed. Run after each
 /// scheduled pull of the tenant. Returns how many were queued.
 pub async fn requeue_stale_pending(deps: &Deps, tenant: &TenantId) -> Result<usize, StoreError> {
+    crate::items::ensure_status_index(deps, tenant).await?;
     let items = SyncItems::new(deps.table.clone());
     let cutoff = Utc::now() - STALE_PENDING;
     let stale: Vec<_> = items

@@ -764,10 +764,11 @@ impl SyncItems {
         }
     }
 
-    /// Gives the items of `tenant` written before GSI2 existed their index key: one pass over
-    /// the tenant's items, setting `GSI2PK` where it is missing, on the condition that the
-    /// status is still the one read (an item written since has its key from that write).
-    /// Returns how many it indexed. The scheduled pull runs it once per tenant.
+    /// Gives the items of `tenant` their right GSI2 key where it is missing (written before
+    /// GSI2 existed) or does not match their status (written by a previous version during a
+    /// rollout): one pass over the tenant's items, each update conditioned on the status
+    /// still being the one read (a write since then set the key itself). Returns how many it
+    /// set; running it again finds nothing to do. See `app::items::ensure_status_index`.
     pub async fn index_statuses(&self, tenant: &TenantId) -> Result<usize, StoreError> {
         #[derive(Deserialize)]
         struct Indexed {
@@ -782,7 +783,11 @@ impl SyncItems {
             .query_prefix(&keys::tenant_pk(tenant), keys::ITEM_PREFIX)
             .await?;
         let mut indexed = 0;
-        for item in all.into_iter().filter(|i| i.gsi2pk.is_none()) {
+        for item in all {
+            let expected = keys::item_status_pk(tenant, item.status.as_str());
+            if item.gsi2pk.as_deref() == Some(expected.as_str()) {
+                continue;
+            }
             let result = self
                 .table
                 .client()
@@ -791,13 +796,12 @@ impl SyncItems {
                 .key(PK, AttributeValue::S(keys::tenant_pk(tenant)))
                 .key(SK, AttributeValue::S(item.sk))
                 .update_expression("SET #g2 = :g2")
-                .condition_expression("#status = :status AND attribute_not_exists(#g2)")
+                .condition_expression(
+                    "#status = :status AND (attribute_not_exists(#g2) OR #g2 <> :g2)",
+                )
                 .expression_attribute_names("#g2", GSI2PK)
                 .expression_attribute_names("#status", "status")
-                .expression_attribute_values(
-                    ":g2",
-                    AttributeValue::S(keys::item_status_pk(tenant, item.status.as_str())),
-                )
+                .expression_attribute_values(":g2", AttributeValue::S(expected))
                 .expression_attribute_values(
                     ":status",
                     AttributeValue::S(item.status.as_str().into()),

@@ -287,6 +287,26 @@ impl Pulled {
             .await
     }
 
+    /// Records [`PullState::items_status_indexed`] at once, on its own: a pull that fails
+    /// later (or an API call that indexed the tenant) must not have to index it again.
+    pub async fn mark_items_status_indexed(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        self.table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .key(keys::PK, AttributeValue::S(keys::tenant_pk(tenant)))
+            .key(
+                keys::SK,
+                AttributeValue::S(keys::pull_state_sk().to_owned()),
+            )
+            .update_expression("SET items_status_indexed = :true")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("UpdateItem", e))?;
+        Ok(())
+    }
+
     /// Writes the customer index items of these Visma customers (in batches): an entry per
     /// customer number and org number, replacing what the index held for the same numbers, and
     /// each customer's current keys, replacing the ones stored before (so that the entries its

@@ -712,49 +712,97 @@ async fn a_status_list_longer_than_a_page_pages_through_the_index() {
     assert_eq!(pages, 2, "65 blocked items: a page of 50, then 15");
 }
 
-/// Items written before GSI2 existed have no `GSI2PK`: the counts miss them until the
-/// scheduled pull indexes the tenant (once; it remembers in the pull state).
+/// Sets (or, with `None`, removes) an item's GSI2 key as an earlier version left it.
+async fn set_index_key(deps: &Deps, tenant: &TenantId, id: &str, key: Option<&str>) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let update = deps
+        .table
+        .client()
+        .update_item()
+        .table_name(deps.table.name())
+        .key("PK", AttributeValue::S(store::keys::tenant_pk(tenant)))
+        .key(
+            "SK",
+            AttributeValue::S(store::keys::item_sk(RecordKind::Invoice, id)),
+        );
+    let update = match key {
+        Some(key) => update
+            .update_expression("SET GSI2PK = :k")
+            .expression_attribute_values(":k", AttributeValue::S(key.into())),
+        None => update.update_expression("REMOVE GSI2PK"),
+    };
+    update.send().await.unwrap();
+}
+
+/// What GSI2 counts for each status, read directly (the status route would index first).
+async fn index_counts(deps: &Deps, tenant: &TenantId) -> Value {
+    let items = SyncItems::new(deps.table.clone());
+    let mut n = Vec::new();
+    for status in [
+        ItemStatus::Pending,
+        ItemStatus::Synced,
+        ItemStatus::Failed,
+        ItemStatus::Blocked,
+    ] {
+        n.push(items.count(tenant, status).await.unwrap());
+    }
+    counted(n[0], n[1], n[2], n[3])
+}
+
+/// Items written before GSI2 existed have no `GSI2PK`, and one written by the previous version
+/// during a rollout may have a stale one. The first look at the tenant (here the status page;
+/// the pull, the lists by status and the retries do the same) indexes it, once.
+#[tokio::test]
+async fn the_first_look_at_a_tenant_indexes_items_from_before_the_status_index() {
+    let (_sb, deps, tenant) = connected().await;
+    seed(&deps, RecordKind::Invoice, "inv_old1", ItemStatus::Synced).await;
+    seed(&deps, RecordKind::Invoice, "inv_old2", ItemStatus::Failed).await;
+    seed(&deps, RecordKind::Invoice, "inv_stale", ItemStatus::Failed).await;
+    seed(&deps, RecordKind::Invoice, "inv_new", ItemStatus::Pending).await;
+    set_index_key(&deps, &tenant, "inv_old1", None).await;
+    set_index_key(&deps, &tenant, "inv_old2", None).await;
+    let stale = store::keys::item_status_pk(&tenant, "pending");
+    set_index_key(&deps, &tenant, "inv_stale", Some(&stale)).await;
+    assert_eq!(index_counts(&deps, &tenant).await, counted(2, 0, 0, 0));
+
+    // No pull ran (an expired or disconnected tenant is never pulled): the status page indexes.
+    assert_eq!(counts(&deps).await, counted(1, 1, 2, 0));
+    assert_eq!(index_counts(&deps, &tenant).await, counted(1, 1, 2, 0));
+    let state = store::Pulled::new(deps.table.clone())
+        .pull_state(&tenant)
+        .await
+        .unwrap();
+    assert!(state.items_status_indexed, "remembered at once");
+    let again = SyncItems::new(deps.table.clone())
+        .index_statuses(&tenant)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "nothing left to index");
+
+    // A pull afterwards keeps the mark (it saves the whole pull state).
+    app::pull::run(&deps, &tenant).await.expect("pull");
+    let state = store::Pulled::new(deps.table.clone())
+        .pull_state(&tenant)
+        .await
+        .unwrap();
+    assert!(state.items_status_indexed);
+}
+
 #[tokio::test]
 async fn the_pull_indexes_items_written_before_the_status_index() {
     let (_sb, deps, tenant) = connected().await;
     seed(&deps, RecordKind::Invoice, "inv_old1", ItemStatus::Synced).await;
     seed(&deps, RecordKind::Invoice, "inv_old2", ItemStatus::Failed).await;
     seed(&deps, RecordKind::Invoice, "inv_new", ItemStatus::Pending).await;
-    // As an earlier version wrote them: no index key.
-    for id in ["inv_old1", "inv_old2"] {
-        deps.table
-            .client()
-            .update_item()
-            .table_name(deps.table.name())
-            .key(
-                "PK",
-                aws_sdk_dynamodb::types::AttributeValue::S(store::keys::tenant_pk(&tenant)),
-            )
-            .key(
-                "SK",
-                aws_sdk_dynamodb::types::AttributeValue::S(store::keys::item_sk(
-                    RecordKind::Invoice,
-                    id,
-                )),
-            )
-            .update_expression("REMOVE GSI2PK")
-            .send()
-            .await
-            .unwrap();
-    }
-    assert_eq!(counts(&deps).await, counted(1, 0, 0, 0));
+    set_index_key(&deps, &tenant, "inv_old1", None).await;
+    set_index_key(&deps, &tenant, "inv_old2", None).await;
+    assert_eq!(index_counts(&deps, &tenant).await, counted(1, 0, 0, 0));
 
     app::pull::run(&deps, &tenant).await.expect("pull");
-    assert_eq!(counts(&deps).await, counted(1, 1, 1, 0));
+    assert_eq!(index_counts(&deps, &tenant).await, counted(1, 1, 1, 0));
     let state = store::Pulled::new(deps.table.clone())
         .pull_state(&tenant)
         .await
         .unwrap();
     assert!(state.items_status_indexed);
-    // Done once: a second pass finds nothing left to index.
-    let again = SyncItems::new(deps.table.clone())
-        .index_statuses(&tenant)
-        .await
-        .unwrap();
-    assert_eq!(again, 0);
 }
