@@ -574,44 +574,33 @@ impl SyncItems {
                 .await;
         }
         let pk = keys::tenant_pk(tenant);
-        let mut start = cursor.map(|c| key(&pk, &c.0));
-        let mut items: Vec<SyncItem> = Vec::new();
-        loop {
-            let query = self
-                .table
-                .client()
-                .query()
-                .table_name(self.table.name())
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .expression_attribute_values(":prefix", AttributeValue::S(item_prefix(filter.kind)))
-                .consistent_read(true)
-                .limit(200)
-                .set_exclusive_start_key(start.take());
-            let out = query
-                .send()
-                .await
-                .map_err(|e| StoreError::from_sdk("Query", e))?;
-            for raw in out.items.unwrap_or_default() {
-                items.push(from_item(raw)?);
-            }
-            let more = out.last_evaluated_key.filter(|k| !k.is_empty());
-            if items.len() > page_size {
-                items.truncate(page_size);
-                let last = items.last().map(|i| Cursor(i.sk.clone()));
-                return Ok((items, last));
-            }
-            match more {
-                Some(next) if items.len() == page_size => {
-                    let sk = next.get(SK).and_then(|v| v.as_s().ok()).cloned();
-                    return Ok((items, sk.map(Cursor)));
-                }
-                Some(next) => start = Some(next),
-                None => return Ok((items, None)),
-            }
-        }
+        let out = self
+            .table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+            .expression_attribute_values(":prefix", AttributeValue::S(item_prefix(filter.kind)))
+            .consistent_read(true)
+            .limit(i32::try_from(page_size).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(cursor.map(|c| key(&pk, &c.0)))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("Query", e))?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<SyncItem>, _>>()?;
+        let next = out
+            .last_evaluated_key
+            .and_then(|k| k.get(SK).and_then(|v| v.as_s().ok()).cloned())
+            .map(Cursor);
+        Ok((items, next))
     }
 
     /// One page of the items with `status`: their keys from GSI2 (in key order), then the
