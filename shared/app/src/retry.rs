@@ -75,9 +75,9 @@ pub const STALE_PENDING: Duration = Duration::hours(1);
 /// Queues a push job again for each pending item of `tenant` untouched for `STALE_PENDING`:
 /// a job can be lost when a webhook delivery died between storing the event and sending its
 /// job and Aourly then stopped retrying, or when a retry's send failed. Run after each
-/// scheduled pull of the tenant. Returns how many were queued.
+/// scheduled pull of the tenant (which has indexed the tenant's items by status, see
+/// [`crate::items::ensure_status_index`]). Returns how many were queued.
 pub async fn requeue_stale_pending(deps: &Deps, tenant: &TenantId) -> Result<usize, StoreError> {
-    crate::items::ensure_status_index(deps, tenant).await?;
     let items = SyncItems::new(deps.table.clone());
     let cutoff = Utc::now() - STALE_PENDING;
     let stale: Vec<_> = items

@@ -68,9 +68,11 @@ where
 /// rather than not at all.
 fn parse_filter(directives: &str) -> Option<Targets> {
     let directives = directives.trim();
-    (!directives.is_empty())
-        .then(|| directives.parse().ok())
-        .flatten()
+    if directives.is_empty() {
+        None
+    } else {
+        directives.parse().ok()
+    }
 }
 
 fn default_filter() -> Targets {

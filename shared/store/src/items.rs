@@ -334,10 +334,15 @@ impl Cursor {
 }
 
 fn item_prefix(kind: Option<RecordKind>) -> String {
-    match kind {
-        Some(kind) => format!("{}{}#", keys::ITEM_PREFIX, keys::kind_str(kind)),
-        None => keys::ITEM_PREFIX.to_owned(),
-    }
+    kind.map_or_else(|| keys::ITEM_PREFIX.to_owned(), keys::item_prefix)
+}
+
+/// The listing cursor that continues after `last_key` (a page's last evaluated key).
+fn cursor_at(last_key: &Item) -> Option<Cursor> {
+    last_key
+        .get(SK)
+        .and_then(|v| v.as_s().ok())
+        .map(|sk| Cursor(sk.clone()))
 }
 
 /// The outcome of [`SyncItems::claim`].
@@ -574,33 +579,16 @@ impl SyncItems {
                 .await;
         }
         let pk = keys::tenant_pk(tenant);
-        let out = self
+        let (items, next) = self
             .table
-            .client()
-            .query()
-            .table_name(self.table.name())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-            .expression_attribute_values(":prefix", AttributeValue::S(item_prefix(filter.kind)))
-            .consistent_read(true)
-            .limit(i32::try_from(page_size).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(cursor.map(|c| key(&pk, &c.0)))
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("Query", e))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<SyncItem>, _>>()?;
-        let next = out
-            .last_evaluated_key
-            .and_then(|k| k.get(SK).and_then(|v| v.as_s().ok()).cloned())
-            .map(Cursor);
-        Ok((items, next))
+            .query_prefix_page(
+                &pk,
+                &item_prefix(filter.kind),
+                Some(i32::try_from(page_size).unwrap_or(i32::MAX)),
+                cursor.map(|c| key(&pk, &c.0)),
+            )
+            .await?;
+        Ok((items, next.and_then(|k| cursor_at(&k))))
     }
 
     /// One page of the items with `status`: their keys from GSI2 (in key order), then the
@@ -627,9 +615,7 @@ impl SyncItems {
         let (item_keys, next) = self
             .status_keys_page(tenant, status, kind, Some(limit), start)
             .await?;
-        let next = next
-            .and_then(|k| k.get(SK).and_then(|v| v.as_s().ok()).cloned())
-            .map(Cursor);
+        let next = next.and_then(|k| cursor_at(&k));
         let mut items = self.get_all(item_keys).await?;
         items.retain(|i| i.status == status);
         items.sort_by(|a, b| a.sk.cmp(&b.sk));

@@ -165,28 +165,47 @@ impl Table {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.name)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
-                .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_owned()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::from_sdk("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                items.push(from_item(item)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
+            let (page, next) = self.query_prefix_page(pk, sk_prefix, None, start).await?;
+            items.extend(page);
+            match next {
+                Some(next) => start = Some(next),
+                None => return Ok(items),
             }
         }
+    }
+
+    /// One page (at most `limit` items, and at most 1 MB) of the items of one partition whose
+    /// sort key starts with `sk_prefix`, read consistently, in sort-key order. Pass the
+    /// returned key back to continue; `None` means the end.
+    pub async fn query_prefix_page<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        limit: Option<i32>,
+        start: Option<Item>,
+    ) -> Result<(Vec<T>, Option<Item>), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_owned()))
+            .consistent_read(true)
+            .set_limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("Query", e))?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok((items, out.last_evaluated_key.filter(|k| !k.is_empty())))
     }
 
     /// One page of the GSI1 partition `gsi1pk`, in sort-key order. Pass the returned key back
