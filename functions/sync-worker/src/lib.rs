@@ -108,9 +108,10 @@ async fn handle_message(deps: &Deps, message: &SqsMessage) -> Result<(), JobErro
         SyncJob::Pull { tenant } => match app::pull::run(deps, &tenant).await {
             Ok(report) => {
                 if !report.skipped {
-                    // A lost job would otherwise leave its item pending for good.
-                    if let Err(e) = app::retry::requeue_stale_pending(deps, &tenant).await {
-                        tracing::warn!(%tenant, error = %e, "could not re-queue stale pending items; the next pull tries again");
+                    // A lost job, or a block that raced a reconnect, would otherwise leave
+                    // its item waiting for good.
+                    if let Err(e) = app::retry::after_pull(deps, &tenant).await {
+                        tracing::warn!(%tenant, error = %e, "could not re-queue waiting items; the next pull tries again");
                     }
                 }
                 Ok(())

@@ -40,6 +40,18 @@ async fn retry_where(
     code: Option<&str>,
 ) -> Result<usize, StoreError> {
     crate::items::ensure_status_index(deps, tenant).await?;
+    let queued = retry_indexed(deps, tenant, statuses, code).await?;
+    tracing::info!(%tenant, queued, code, "waiting items retried");
+    Ok(queued)
+}
+
+/// [`retry_where`] for a tenant whose items are known to be in GSI2 (its pull has run).
+async fn retry_indexed(
+    deps: &Deps,
+    tenant: &TenantId,
+    statuses: &[ItemStatus],
+    code: Option<&str>,
+) -> Result<usize, StoreError> {
     let items = SyncItems::new(deps.table.clone());
     let waiting: Vec<_> = items
         .all_with_status(tenant, statuses)
@@ -63,8 +75,28 @@ async fn retry_where(
             .await?;
         queued += 1;
     }
-    tracing::info!(%tenant, queued, code, "waiting items retried");
     Ok(queued)
+}
+
+/// The housekeeping after each pull that reached Visma: re-queues pending items whose job was
+/// lost ([`requeue_stale_pending`]) and resumes items still blocked with `connection_expired`.
+/// The pull has just used the connection, so such an item is left over from a reconnect race:
+/// a webhook or push read the connection as expired just before the owner reconnected and
+/// blocked its item just after the reconnect's resume (or within GSI2's lag of it). The pull
+/// the reconnect queues, and every scheduled one, picks it up. Returns how many jobs it queued.
+pub async fn after_pull(deps: &Deps, tenant: &TenantId) -> Result<usize, StoreError> {
+    let requeued = requeue_stale_pending(deps, tenant).await?;
+    let resumed = retry_indexed(
+        deps,
+        tenant,
+        &[ItemStatus::Blocked],
+        Some("connection_expired"),
+    )
+    .await?;
+    if resumed > 0 {
+        tracing::warn!(%tenant, resumed, "items blocked on an expired connection while it was reconnected were resumed");
+    }
+    Ok(requeued + resumed)
 }
 
 /// How long a pending item may go untouched before its job is presumed lost. Longer than the

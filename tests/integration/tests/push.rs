@@ -1081,6 +1081,62 @@ async fn an_expired_connection_blocks_and_reconnect_resumes() {
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
 }
 
+/// The race a reconnect's resume can lose: a webhook reads the connection as expired just
+/// before the owner reconnects and stores its item blocked just after the reconnect's resume
+/// looked for such items. The pull the reconnect queues resumes it.
+#[tokio::test]
+async fn an_item_blocked_just_after_the_reconnect_resumed_is_resumed_by_its_pull() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    deps.connections
+        .leave_connected(
+            &tenant,
+            domain::connection::ConnectionStatus::Expired,
+            Some("test"),
+            chrono::Utc::now(),
+            true,
+        )
+        .await
+        .unwrap();
+    let answer = post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
+    assert_eq!(answer.status, 202);
+    let pull = domain::SyncJob::Pull {
+        tenant: tenant.clone(),
+    };
+
+    // While the connection is expired a pull is skipped and resumes nothing.
+    deps.queue.send(&pull, 0).await.unwrap();
+    drain_queue(&deps, 10).await;
+    let waiting = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(waiting.status, ItemStatus::Blocked);
+    assert_eq!(waiting.last_error.unwrap().code, "connection_expired");
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 0);
+
+    // The reconnect as the callback records it, its resume having run before the item was
+    // blocked (so it found nothing), then the pull it queues.
+    connect_tenant(&deps, &sb, &tenant, first_company(&sb)).await;
+    assert_eq!(
+        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
+            .await
+            .status,
+        ItemStatus::Blocked
+    );
+    deps.queue.send(&pull, 0).await.unwrap();
+    drain_queue(&deps, 10).await;
+    assert_eq!(
+        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
+            .await
+            .status,
+        ItemStatus::Synced
+    );
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+
+    // The next pull finds nothing left to resume, and nothing is pushed twice.
+    deps.queue.send(&pull, 0).await.unwrap();
+    drain_queue(&deps, 10).await;
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+}
+
 #[tokio::test]
 async fn concurrent_workers_share_the_rate_budget_instead_of_meeting_429s() {
     let sb = sandbox().await;
