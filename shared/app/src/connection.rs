@@ -272,9 +272,8 @@ pub struct Counts {
     pub blocked: u64,
 }
 
-pub async fn status(deps: &Deps, tenant: &TenantId) -> Result<StatusBody, StoreError> {
-    let connection = deps.connections.get(tenant).await?;
-    // Four counts over GSI2's key-only entries, side by side, rather than reading every item.
+/// Four counts over GSI2's key-only entries, side by side, rather than reading every item.
+async fn counts(deps: &Deps, tenant: &TenantId) -> Result<Counts, StoreError> {
     crate::items::ensure_status_index(deps, tenant).await?;
     let items = SyncItems::new(deps.table.clone());
     let (pending, synced, failed, blocked) = tokio::try_join!(
@@ -283,16 +282,24 @@ pub async fn status(deps: &Deps, tenant: &TenantId) -> Result<StatusBody, StoreE
         items.count(tenant, ItemStatus::Failed),
         items.count(tenant, ItemStatus::Blocked),
     )?;
-    let counts = Counts {
+    Ok(Counts {
         pending,
         synced,
         failed,
         blocked,
-    };
-    // The mapping re-validated against the pulled data (crate::mapping::status_flags):
+    })
+}
+
+pub async fn status(deps: &Deps, tenant: &TenantId) -> Result<StatusBody, StoreError> {
+    // The three reads are independent: side by side, the page waits for the slowest.
+    // The mapping is re-validated against the pulled data (crate::mapping::status_flags):
     // `mapping_unconfirmed` until the owner saves it, `mapping_invalid` when a stored entry no
     // longer validates (e.g. an account missing from a new fiscal year).
-    let (mapping_complete, mapping_warnings) = crate::mapping::status_flags(deps, tenant).await?;
+    let (connection, counts, (mapping_complete, mapping_warnings)) = tokio::try_join!(
+        deps.connections.get(tenant),
+        counts(deps, tenant),
+        crate::mapping::status_flags(deps, tenant),
+    )?;
     let mut warnings = Vec::new();
     let status = connection
         .as_ref()
