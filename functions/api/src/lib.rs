@@ -63,6 +63,7 @@ pub fn router(deps: Deps) -> Router {
             post(items::retry),
         )
         .fallback(not_found)
+        .layer(axum::middleware::map_response(app::problem_json_errors))
         .with_state(deps)
 }
 

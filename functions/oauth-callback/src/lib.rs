@@ -16,7 +16,10 @@ pub const PATH: &str = "/oauth/visma/callback";
 pub const ROUTES: &[(&str, &str)] = &[("GET", PATH)];
 
 pub fn router(deps: Deps) -> Router {
-    Router::new().route(PATH, get(callback)).with_state(deps)
+    Router::new()
+        .route(PATH, get(callback))
+        .layer(axum::middleware::map_response(app::problem_json_errors))
+        .with_state(deps)
 }
 
 async fn callback(State(deps): State<Deps>, RawQuery(raw): RawQuery) -> Response {

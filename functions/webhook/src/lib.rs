@@ -17,7 +17,10 @@ pub const PATH: &str = "/webhooks/aourly";
 pub const ROUTES: &[(&str, &str)] = &[("POST", PATH)];
 
 pub fn router(deps: Deps) -> Router {
-    Router::new().route(PATH, post(receive)).with_state(deps)
+    Router::new()
+        .route(PATH, post(receive))
+        .layer(axum::middleware::map_response(app::problem_json_errors))
+        .with_state(deps)
 }
 
 async fn receive(

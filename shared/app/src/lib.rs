@@ -19,7 +19,7 @@ pub mod webhook;
 
 pub use config::{Config, ConfigError, LocalConfig, Secret, Secrets};
 pub use deps::Deps;
-pub use problem::{FieldProblem, Problem};
+pub use problem::{problem_json_errors, FieldProblem, Problem};
 
 /// Start-up helper for every `main`: a configuration error becomes the one clear line on
 /// stderr (and in CloudWatch) naming the variable, then the process exits.

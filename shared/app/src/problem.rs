@@ -84,6 +84,57 @@ impl Problem {
     }
 }
 
+/// Gives the error answers axum makes itself (a method the path does not take, a path or body
+/// its extractors refuse, an empty 404) the problem+json shape of CONTRACT §3, with a generic
+/// title: their own text can echo the input. Answers the handlers made (problem+json already,
+/// or the OAuth callback's `text/html` pages) pass through untouched. Applied to each router
+/// with `axum::middleware::map_response`.
+pub async fn problem_json_errors(response: Response) -> Response {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !(status.is_client_error() || status.is_server_error())
+        || content_type.starts_with("application/problem+json")
+        || content_type.starts_with("text/html")
+    {
+        return response;
+    }
+    let problem = match status {
+        StatusCode::NOT_FOUND => Problem::unknown_route(),
+        StatusCode::METHOD_NOT_ALLOWED => Problem::new(
+            status,
+            "method_not_allowed",
+            "This path does not take this method",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            Problem::new(status, "payload_too_large", "The body is too large")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
+            status,
+            "unsupported_media_type",
+            "The body's content type is not accepted",
+        ),
+        s if s.is_client_error() => {
+            Problem::new(s, "invalid_request", "The request could not be read")
+        }
+        StatusCode::SERVICE_UNAVAILABLE => Problem::unavailable(),
+        s => Problem {
+            status: s.as_u16(),
+            ..Problem::internal()
+        },
+    };
+    // `Allow` (on a 405) still says which methods the path takes.
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut answer = problem.into_response();
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

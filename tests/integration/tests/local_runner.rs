@@ -37,21 +37,53 @@ async fn serve_answers_health_over_tcp() {
     assert_eq!(last, Some((200, serde_json::json!({"status": "ok"}))));
 }
 
+/// Every error answer, including those axum makes itself (a wrong method, a path segment that
+/// is not UTF-8, a body over the limit), is problem+json (CONTRACT §3).
 #[tokio::test]
 async fn errors_answer_problem_json() {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
     let deps = integration_tests::deps(&[]).await;
-    for (method, path, status, code) in [
-        ("GET", "/nope", 404, "unknown_route"),
-        ("GET", "/tenants/acme/visma", 401, "unauthorized"),
-        ("GET", "/tenants/bad%20tenant/visma", 400, "invalid_tenant"),
-        ("POST", "/webhooks/aourly", 401, "invalid_signature"),
+    let over_limit = vec![b' '; 3 * 1024 * 1024];
+    for (method, path, body, status, code) in [
+        ("GET", "/nope", vec![], 404, "unknown_route"),
+        ("GET", "/tenants/acme/visma", vec![], 401, "unauthorized"),
+        (
+            "GET",
+            "/tenants/bad%20tenant/visma",
+            vec![],
+            400,
+            "invalid_tenant",
+        ),
+        ("POST", "/webhooks/aourly", vec![], 401, "invalid_signature"),
+        ("POST", "/health", vec![], 405, "method_not_allowed"),
+        ("GET", "/webhooks/aourly", vec![], 405, "method_not_allowed"),
+        (
+            "POST",
+            "/oauth/visma/callback",
+            vec![],
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "POST",
+            "/tenants/acme/visma/sync-items/invoice/%FF/retry",
+            vec![],
+            400,
+            "invalid_request",
+        ),
+        (
+            "PUT",
+            "/tenants/acme/visma/account-mapping",
+            over_limit.clone(),
+            413,
+            "payload_too_large",
+        ),
     ] {
         let request = axum::http::Request::builder()
             .method(method)
             .uri(path)
-            .body(axum::body::Body::empty())
+            .body(axum::body::Body::from(body))
             .unwrap();
         let response = local::http_router(&deps).oneshot(request).await.unwrap();
         assert_eq!(response.status().as_u16(), status, "{method} {path}");
@@ -61,8 +93,9 @@ async fn errors_answer_problem_json() {
         );
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(problem["code"], code);
+        assert_eq!(problem["code"], code, "{method} {path}");
         assert_eq!(problem["status"], status);
+        assert!(problem["title"].is_string(), "{problem}");
     }
 }
 

@@ -82,6 +82,11 @@ async fn every_listed_route_is_served_and_no_other_method_is() {
                 answer.status, 405,
                 "{method} {template} answers although undocumented"
             );
+            assert_eq!(
+                answer.body["code"], "method_not_allowed",
+                "{method} {template}: a problem+json body, got {}",
+                answer.text
+            );
         }
     }
 }
