@@ -110,7 +110,7 @@ async fn handle_message(deps: &Deps, message: &SqsMessage) -> Result<(), JobErro
                 if !report.skipped {
                     // A lost job, or a block that raced a reconnect, would otherwise leave
                     // its item waiting for good.
-                    if let Err(e) = app::retry::after_pull(deps, &tenant).await {
+                    if let Err(e) = app::retry::after_pull(deps, &tenant, &report).await {
                         tracing::warn!(%tenant, error = %e, "could not re-queue waiting items; the next pull tries again");
                     }
                 }

@@ -211,7 +211,7 @@ pub async fn complete(
     )
     .await?;
     // Items that waited out the expiry go again, without another webhook.
-    crate::retry::resume_blocked(deps, &tenant, "connection_expired").await?;
+    crate::retry::resume_blocked(deps, &tenant, crate::retry::CONNECTION_CODES).await?;
     tracing::info!(%tenant, "connected to Visma; first pull queued");
     Ok(back(None))
 }

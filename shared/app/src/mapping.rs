@@ -174,7 +174,7 @@ pub async fn on_mapping_saved(deps: &Deps, tenant: &TenantId, mapping: &AccountM
         "account mapping saved"
     );
     // Items blocked on the mapping try again; those whose rate is still unmapped block again.
-    if let Err(e) = crate::retry::resume_blocked(deps, tenant, "mapping_incomplete").await {
+    if let Err(e) = crate::retry::resume_blocked(deps, tenant, &["mapping_incomplete"]).await {
         tracing::warn!(%tenant, error = %e, "could not resume items blocked on the mapping; a manual sync will");
     }
 }

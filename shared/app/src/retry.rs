@@ -18,30 +18,45 @@ pub async fn retry_failed_and_blocked(deps: &Deps, tenant: &TenantId) -> Result<
         deps,
         tenant,
         &[ItemStatus::Failed, ItemStatus::Blocked],
-        None,
+        &[],
     )
     .await
 }
 
-/// Resumes the items blocked with `code` (after a reconnect: `connection_expired`; after a
-/// mapping fix: `mapping_incomplete`), without another webhook.
+/// The block codes a connection to Visma resolves: resumed after a reconnect and after each
+/// pull (which has just used the connection).
+pub const CONNECTION_CODES: &[&str] = &["connection_expired", "not_connected"];
+
+/// The block codes checked against pulled data (the mapping, fiscal years, charts of
+/// accounts): resumed after a pull that changed that data.
+pub const PULLED_DATA_CODES: &[&str] = &[
+    "mapping_incomplete",
+    "fiscal_year_missing",
+    "fiscal_year_locked",
+    "accounts_not_pulled",
+    "account_missing",
+];
+
+/// Resumes the items blocked with one of `codes` (after a reconnect: [`CONNECTION_CODES`];
+/// after a mapping fix: `mapping_incomplete`), without another webhook.
 pub async fn resume_blocked(
     deps: &Deps,
     tenant: &TenantId,
-    code: &str,
+    codes: &[&str],
 ) -> Result<usize, StoreError> {
-    retry_where(deps, tenant, &[ItemStatus::Blocked], Some(code)).await
+    retry_where(deps, tenant, &[ItemStatus::Blocked], codes).await
 }
 
+/// `codes` empty: every item with one of `statuses`.
 async fn retry_where(
     deps: &Deps,
     tenant: &TenantId,
     statuses: &[ItemStatus],
-    code: Option<&str>,
+    codes: &[&str],
 ) -> Result<usize, StoreError> {
     crate::items::ensure_status_index(deps, tenant).await?;
-    let queued = retry_indexed(deps, tenant, statuses, code).await?;
-    tracing::info!(%tenant, queued, code, "waiting items retried");
+    let queued = retry_indexed(deps, tenant, statuses, codes).await?;
+    tracing::info!(%tenant, queued, ?codes, "waiting items retried");
     Ok(queued)
 }
 
@@ -50,7 +65,7 @@ async fn retry_indexed(
     deps: &Deps,
     tenant: &TenantId,
     statuses: &[ItemStatus],
-    code: Option<&str>,
+    codes: &[&str],
 ) -> Result<usize, StoreError> {
     let items = SyncItems::new(deps.table.clone());
     let waiting: Vec<_> = items
@@ -58,7 +73,11 @@ async fn retry_indexed(
         .await?
         .into_iter()
         .filter(|item| {
-            code.is_none_or(|code| item.last_error.as_ref().is_some_and(|e| e.code == code))
+            codes.is_empty()
+                || item
+                    .last_error
+                    .as_ref()
+                    .is_some_and(|e| codes.contains(&e.code.as_str()))
         })
         .collect();
     let mut queued = 0;
@@ -78,23 +97,36 @@ async fn retry_indexed(
     Ok(queued)
 }
 
-/// The housekeeping after each pull that reached Visma: re-queues pending items whose job was
-/// lost ([`requeue_stale_pending`]) and resumes items still blocked with `connection_expired`.
-/// The pull has just used the connection, so such an item is left over from a reconnect race:
-/// a webhook or push read the connection as expired just before the owner reconnected and
-/// blocked its item just after the reconnect's resume (or within GSI2's lag of it). The pull
-/// the reconnect queues, and every scheduled one, picks it up. Returns how many jobs it queued.
-pub async fn after_pull(deps: &Deps, tenant: &TenantId) -> Result<usize, StoreError> {
+/// The housekeeping after each pull that reached Visma (`report` not skipped):
+/// - re-queues pending items whose job was lost ([`requeue_stale_pending`]);
+/// - resumes items blocked on the connection ([`CONNECTION_CODES`]). The pull has just used
+///   it, so such an item lost a race with the reconnect: its webhook or push read the
+///   connection as `expired` just before the owner reconnected and stored the block just after
+///   the reconnect's resume looked (or within GSI2's lag of it);
+/// - when the pull changed the mapping, fiscal years, charts or codings, resumes items blocked
+///   on that data ([`PULLED_DATA_CODES`]): for instance an invoice pushed before the first pull
+///   had proposed the mapping, or a voucher dated in a year just opened in Visma. Those whose
+///   cause persists block again; an unchanged pull leaves them alone, so nothing churns.
+///
+/// Returns how many jobs it queued.
+pub async fn after_pull(
+    deps: &Deps,
+    tenant: &TenantId,
+    report: &crate::pull::PullReport,
+) -> Result<usize, StoreError> {
     let requeued = requeue_stale_pending(deps, tenant).await?;
-    let resumed = retry_indexed(
-        deps,
-        tenant,
-        &[ItemStatus::Blocked],
-        Some("connection_expired"),
-    )
-    .await?;
+    let changes = &report.changes;
+    let data_changed = report.mapping_proposed
+        || changes.fiscal_years
+        || changes.codings
+        || !changes.accounts.is_empty();
+    let mut codes = CONNECTION_CODES.to_vec();
+    if data_changed {
+        codes.extend_from_slice(PULLED_DATA_CODES);
+    }
+    let resumed = retry_indexed(deps, tenant, &[ItemStatus::Blocked], &codes).await?;
     if resumed > 0 {
-        tracing::warn!(%tenant, resumed, "items blocked on an expired connection while it was reconnected were resumed");
+        tracing::info!(%tenant, resumed, ?codes, "blocked items resumed after the pull");
     }
     Ok(requeued + resumed)
 }

@@ -1003,7 +1003,27 @@ async fn vouchers_are_pushed_checked_and_not_pulled_back() {
     let blocked = item(&deps, &tenant, RecordKind::Voucher, "vch_8").await;
     assert_eq!(blocked.status, ItemStatus::Blocked);
     assert_eq!(blocked.last_error.as_ref().unwrap().code, "account_missing");
-    assert!(blocked.last_error.unwrap().detail.unwrap().contains("9999"));
+    assert!(blocked
+        .last_error
+        .as_ref()
+        .unwrap()
+        .detail
+        .as_ref()
+        .unwrap()
+        .contains("9999"));
+
+    // A pull that changes nothing leaves it alone (it would only block again).
+    let pull = domain::SyncJob::Pull {
+        tenant: tenant.clone(),
+    };
+    deps.queue.send(&pull, 0).await.unwrap();
+    drain_queue(&deps, 10).await;
+    let still = item(&deps, &tenant, RecordKind::Voucher, "vch_8").await;
+    assert_eq!(still.status, ItemStatus::Blocked);
+    assert_eq!(
+        still.version, blocked.version,
+        "not resumed by an unchanged pull"
+    );
 
     // Our own voucher is not handed back to Aourly by the next pull.
     app::pull::run(&deps, &tenant).await.unwrap();
@@ -1078,6 +1098,76 @@ async fn an_expired_connection_blocks_and_reconnect_resumes() {
             .status,
         ItemStatus::Synced
     );
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+}
+
+/// Right after a connect, the first pull's job and the first webhooks' jobs share the queue: an
+/// invoice pushed before the pull proposed the mapping blocks `mapping_incomplete`, and the
+/// pull that proposes it resumes the invoice (the owner has nothing to fix).
+#[tokio::test]
+async fn an_invoice_pushed_before_the_first_pull_is_resumed_by_that_pull() {
+    let sb = sandbox().await;
+    let deps = deps_with_sandbox(&sb, &[]).await;
+    let tenant = TenantId::parse("acme").unwrap();
+    connect_tenant(&deps, &sb, &tenant, first_company(&sb)).await;
+    let answer = post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
+    assert_eq!(answer.status, 202);
+    drain_queue(&deps, 10).await;
+    let waiting = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(waiting.status, ItemStatus::Blocked);
+    assert_eq!(waiting.last_error.unwrap().code, "mapping_incomplete");
+
+    deps.queue
+        .send(
+            &domain::SyncJob::Pull {
+                tenant: tenant.clone(),
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    drain_queue(&deps, 10).await;
+    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    assert_eq!(sb.customers(first_company(&sb)).len(), 1);
+}
+
+/// An item whose push found the tenant disconnected waits (`not_connected`) and goes when the
+/// owner connects again.
+#[tokio::test]
+async fn an_item_blocked_by_a_disconnect_goes_after_the_reconnect() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    let answer = post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
+    assert_eq!(answer.status, 202);
+    let gone = call(
+        &deps,
+        "DELETE",
+        "/tenants/acme/visma",
+        Some(&jwt("acme", "owner")),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, 204, "{}", gone.text);
+    drain_queue(&deps, 10).await;
+    let waiting = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(waiting.status, ItemStatus::Blocked);
+    assert_eq!(waiting.last_error.unwrap().code, "not_connected");
+
+    connect_tenant(&deps, &sb, &tenant, first_company(&sb)).await;
+    deps.queue
+        .send(
+            &domain::SyncJob::Pull {
+                tenant: tenant.clone(),
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    drain_queue(&deps, 10).await;
+    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
 }
 
