@@ -27,6 +27,10 @@ use crate::money::{round2, Money, Percent, Quantity, VatRate};
 use crate::{RecordKind, TenantId};
 
 pub use parse::{parse_event, parse_event_value, InvalidEvent};
+
+/// The longest invoice number Visma can keep: it goes into `BuyersOrderReference` (at most 35
+/// characters) as `Aourly <number>`, where the accountant sees it and the push looks it up.
+pub const INVOICE_NUMBER_MAX: usize = 35 - "Aourly ".len();
 pub use values::{
     AccountNumber, AourlyId, CountryCode, CurrencyCode, Email, EventId, InvalidValue,
 };
@@ -229,7 +233,7 @@ impl Invoice {
     pub fn id(&self) -> &AourlyId {
         &self.id
     }
-    /// Aourly's invoice number (`"1042"`).
+    /// Aourly's invoice number (`"1042"`, at most [`INVOICE_NUMBER_MAX`] characters).
     pub fn number(&self) -> &str {
         &self.number
     }

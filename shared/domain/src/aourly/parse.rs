@@ -460,7 +460,11 @@ fn address(c: &mut Check, path: &str, value: Option<Value>) -> Option<Address> {
 fn invoice(c: &mut Check, path: &str, value: Option<Value>, kind: EventKind) -> Option<Invoice> {
     let raw: RawInvoice = c.object(path, value)?;
     let id = c.value(&at(path, "id"), raw.id, parsed(AourlyId::parse));
-    let number = c.value(&at(path, "number"), raw.number, text);
+    let number = c.value(
+        &at(path, "number"),
+        raw.number,
+        text_max(super::INVOICE_NUMBER_MAX),
+    );
     let customer = customer(c, &at(path, "customer"), raw.customer);
     let issue_date = c.value(&at(path, "issue_date"), raw.issue_date, date);
     let due_date = c.value(&at(path, "due_date"), raw.due_date, date);

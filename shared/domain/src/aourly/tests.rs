@@ -362,6 +362,21 @@ fn missing_required_fields_are_all_reported() {
     );
 }
 
+/// Visma keeps the number as `Aourly <number>` in `BuyersOrderReference` (35 characters): a
+/// longer one is refused here, not blocked in Visma later.
+#[test]
+fn an_invoice_number_fits_visma_s_reference_field() {
+    let mut body = invoice_event();
+    body["data"]["invoice"]["number"] = json!("1".repeat(INVOICE_NUMBER_MAX));
+    assert!(parse(&body).is_ok());
+    body["data"]["invoice"]["number"] = json!("1".repeat(INVOICE_NUMBER_MAX + 1));
+    names(
+        &rejected(&body, "invalid_event"),
+        "data.invoice.number",
+        "at most 28",
+    );
+}
+
 #[test]
 fn an_invoice_needs_at_least_one_line() {
     let mut body = invoice_event();
