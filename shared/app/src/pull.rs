@@ -407,7 +407,7 @@ fn voucher(
     let id = v.id?.to_string();
     let modified_at = v.modified_utc.or(v.created_utc).unwrap_or(server_time);
     Some(PulledVoucher {
-        origin: voucher_origin(&id, v.voucher_type, pushed),
+        origin: voucher_origin(&id, v.voucher_type, Some(&v.voucher_text), pushed),
         id,
         number: v.number_and_number_series.clone(),
         date: v.voucher_date,

@@ -418,7 +418,7 @@ pub fn invoice_reference(invoice: &Invoice) -> String {
 
 /// The tag in a pushed voucher's text that identifies its Aourly voucher.
 pub fn voucher_tag(voucher: &Voucher) -> String {
-    format!("[Aourly {}]", voucher.id().as_str())
+    domain::pull::pushed_voucher_tag(voucher.id().as_str())
 }
 
 async fn push_invoice(

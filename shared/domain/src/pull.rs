@@ -183,14 +183,34 @@ pub enum VoucherOrigin {
 /// Visma's `VoucherType` for vouchers booked from customer invoices and credit notes.
 pub const INVOICE_VOUCHER_TYPES: [i32; 2] = [14, 15];
 
-/// Whether a pulled voucher is news for Aourly, by its type and the Visma ids of the vouchers
-/// this service pushed.
+/// The tag that ends a pushed voucher's `VoucherText`: `[Aourly <Aourly voucher id>]`. It
+/// names the voucher for the accountant and for the push's look-up after a lost answer.
+pub fn pushed_voucher_tag(aourly_id: &str) -> String {
+    format!("[Aourly {aourly_id}]")
+}
+
+/// Whether a voucher text ends with a [`pushed_voucher_tag`].
+fn has_pushed_tag(text: &str) -> bool {
+    let Some(inner) = text.trim_end().strip_suffix(']') else {
+        return false;
+    };
+    inner.rfind("[Aourly ").is_some_and(|at| {
+        let id = &inner[at + "[Aourly ".len()..];
+        !id.is_empty() && !id.contains(['[', ']'])
+    })
+}
+
+/// Whether a pulled voucher is news for Aourly, by its type, its text and the Visma ids of
+/// the vouchers this service pushed. The tag matters when a push's answer was lost: Visma
+/// has the voucher, the push has not recorded its id yet, and a pull in between must not
+/// hand it to Aourly as booked in Visma.
 pub fn voucher_origin(
     visma_id: &str,
     voucher_type: Option<i32>,
+    text: Option<&str>,
     pushed: &HashSet<String>,
 ) -> VoucherOrigin {
-    if pushed.contains(visma_id) {
+    if pushed.contains(visma_id) || text.is_some_and(has_pushed_tag) {
         VoucherOrigin::Pushed
     } else if voucher_type.is_some_and(|t| INVOICE_VOUCHER_TYPES.contains(&t)) {
         VoucherOrigin::Invoice
@@ -567,19 +587,47 @@ mod tests {
     fn our_own_and_invoice_vouchers_are_recognised() {
         let pushed: HashSet<String> = ["p1".to_owned()].into_iter().collect();
         assert_eq!(
-            voucher_origin("p1", Some(2), &pushed),
+            voucher_origin("p1", Some(2), None, &pushed),
             VoucherOrigin::Pushed
         );
         assert_eq!(
-            voucher_origin("x", Some(14), &pushed),
+            voucher_origin("x", Some(14), None, &pushed),
             VoucherOrigin::Invoice
         );
         assert_eq!(
-            voucher_origin("x", Some(15), &pushed),
+            voucher_origin("x", Some(15), None, &pushed),
             VoucherOrigin::Invoice
         );
-        assert_eq!(voucher_origin("x", Some(2), &pushed), VoucherOrigin::Visma);
-        assert_eq!(voucher_origin("x", None, &pushed), VoucherOrigin::Visma);
+        assert_eq!(
+            voucher_origin("x", Some(2), None, &pushed),
+            VoucherOrigin::Visma
+        );
+        assert_eq!(
+            voucher_origin("x", None, Some("Hyra november"), &pushed),
+            VoucherOrigin::Visma
+        );
+    }
+
+    #[test]
+    fn a_voucher_tagged_by_a_push_whose_answer_was_lost_is_ours() {
+        let none = HashSet::new();
+        let tagged = format!("Utlägg tåg {}", pushed_voucher_tag("vch_7"));
+        assert_eq!(
+            voucher_origin("x", Some(2), Some(&tagged), &none),
+            VoucherOrigin::Pushed
+        );
+        for text in [
+            "Utlägg [Aourly vch_7] rättat",
+            "[Aourly]",
+            "[Aourly ]",
+            "Aourly vch_7",
+        ] {
+            assert_eq!(
+                voucher_origin("x", Some(2), Some(text), &none),
+                VoucherOrigin::Visma,
+                "{text}"
+            );
+        }
     }
 
     #[test]

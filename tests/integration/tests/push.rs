@@ -1171,6 +1171,71 @@ async fn an_item_blocked_by_a_disconnect_goes_after_the_reconnect() {
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
 }
 
+/// A voucher push whose answer was lost: Visma has the voucher, the push has not recorded its
+/// id. A pull in that window recognises it by its tag and does not hand it to Aourly.
+#[tokio::test]
+async fn a_pushed_voucher_whose_answer_was_lost_is_not_pulled_back() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    sb.set_faults(Faults {
+        drop_after_commit: vec![DropRule {
+            method: "POST".into(),
+            route: "/v2/vouchers".into(),
+            times: 1,
+        }],
+        ..Faults::default()
+    });
+    let voucher = json!({"id": "vch_7", "date": today(), "text": "Utlägg tåg", "rows": [
+        {"account": "5800", "debit": "800.00", "credit": "0", "text": "Resa"},
+        {"account": "1930", "debit": "0", "credit": "800.00", "text": null}]});
+    post_webhook(
+        &deps,
+        &event("evt_1", "voucher.created", json!({"voucher": voucher})),
+    )
+    .await;
+    let report = local::poll_once(&deps, 0).await.unwrap();
+    assert_eq!((report.received, report.returned.len()), (1, 1));
+    let in_visma = |sb: &Sandbox| {
+        sb.vouchers(first_company(sb))
+            .iter()
+            .filter(|v| {
+                v["VoucherText"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("[Aourly vch_7]")
+            })
+            .count()
+    };
+    assert_eq!(in_visma(&sb), 1, "Visma committed it");
+
+    let pulled = app::pull::run(&deps, &tenant).await.unwrap();
+    assert_eq!(pulled.changes.vouchers_for_aourly, 0);
+    let listed = call(
+        &deps,
+        "GET",
+        "/tenants/acme/visma/vouchers",
+        Some(&jwt("acme", "service")),
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert!(!listed.text.contains("[Aourly vch_7]"), "{}", listed.text);
+
+    // The retry finds it instead of posting it again.
+    expire_claim(&deps, &tenant, RecordKind::Voucher, "vch_7").await;
+    for handle in &report.returned {
+        deps.queue.change_visibility(handle, 0).await.unwrap();
+    }
+    drain_queue(&deps, 5).await;
+    assert_eq!(in_visma(&sb), 1);
+    assert_eq!(
+        item(&deps, &tenant, RecordKind::Voucher, "vch_7")
+            .await
+            .status,
+        ItemStatus::Synced
+    );
+}
+
 /// The race a reconnect's resume can lose: a webhook reads the connection as expired just
 /// before the owner reconnects and stores its item blocked just after the reconnect's resume
 /// looked for such items. The pull the reconnect queues resumes it.
