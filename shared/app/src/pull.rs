@@ -310,7 +310,13 @@ async fn pull_data<T: TokenSource + ?Sized>(
                 } => (voucher, Some(previous_changed_at)),
             };
             v.changed_at = now;
-            pulled.put_voucher(tenant, &v, previous).await?;
+            match pulled.put_voucher(tenant, &v, previous).await {
+                Ok(()) => {}
+                // A pull running beside this one (a manual sync, a redelivered job) stored
+                // this voucher first: its version stands, and it announces it.
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
             if v.origin == VoucherOrigin::Visma {
                 changes.vouchers_for_aourly += 1;
             }

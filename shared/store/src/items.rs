@@ -36,7 +36,7 @@ use domain::{EventKind, RecordKind, TenantId, WebhookEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{self, GSI2, GSI2PK, PK, SK};
-use crate::table::{from_item, to_item, Item};
+use crate::table::{build_error, from_item, to_item, Item};
 use crate::{StoreError, Table};
 
 /// How long an event marker is kept for de-duplication. Redeliveries after that are still
@@ -1054,10 +1054,6 @@ fn rfc3339(at: DateTime<Utc>) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| at.to_rfc3339())
-}
-
-fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Decode(format!("building a transaction: {e}"))
 }
 
 #[cfg(test)]

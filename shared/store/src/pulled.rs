@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use domain::mapping::AccountMapping;
 use domain::pull::{
@@ -31,7 +31,7 @@ use domain::TenantId;
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{self, PK, SK};
-use crate::table::{from_item, Item};
+use crate::table::{build_error, from_item, to_item, to_value, Item};
 use crate::{StoreError, Table};
 
 /// Accounts per chart item.
@@ -410,40 +410,65 @@ impl Pulled {
         Ok(known)
     }
 
-    /// Stores a voucher version (item first, then its pointer; a crash in between leaves an
-    /// orphan the next pull overwrites), and removes the version it replaces.
+    /// Stores a voucher version and its pointer, and removes the version it replaces, in one
+    /// transaction conditional on the pointer being as the caller read it (absent for a new
+    /// voucher, at `previous_changed_at` for a changed one). A concurrent pull that stored the
+    /// voucher first wins and this one writes nothing ([`StoreError::ConditionFailed`]), and a
+    /// crash leaves no orphan version: a voucher is never listed twice.
     pub async fn put_voucher(
         &self,
         tenant: &TenantId,
         voucher: &PulledVoucher,
         previous_changed_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        self.table
-            .put(&keyed(
+        let name = self.table.name();
+        let version = Put::builder()
+            .table_name(name)
+            .set_item(Some(to_item(&keyed(
                 tenant,
                 keys::voucher_sk(&voucher.changed_at, &voucher.id),
                 voucher,
-            ))
-            .await?;
-        self.table
-            .put(&keyed(
+            ))?))
+            .build()
+            .map_err(build_error)?;
+        let pointer = Put::builder()
+            .table_name(name)
+            .set_item(Some(to_item(&keyed(
                 tenant,
                 keys::voucher_id_sk(&voucher.id),
                 VoucherPointer {
                     modified_at: voucher.modified_at,
                     changed_at: voucher.changed_at,
                 },
-            ))
-            .await?;
-        if let Some(previous) = previous_changed_at.filter(|p| *p != voucher.changed_at) {
-            self.table
-                .delete(
-                    &keys::tenant_pk(tenant),
-                    &keys::voucher_sk(&previous, &voucher.id),
-                )
-                .await?;
+            ))?));
+        let pointer = match previous_changed_at {
+            None => pointer
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK),
+            Some(previous) => pointer
+                .condition_expression("#changed = :previous")
+                .expression_attribute_names("#changed", "changed_at")
+                .expression_attribute_values(":previous", to_value(&previous)?),
         }
-        Ok(())
+        .build()
+        .map_err(build_error)?;
+        let mut writes = vec![
+            TransactWriteItem::builder().put(version).build(),
+            TransactWriteItem::builder().put(pointer).build(),
+        ];
+        if let Some(previous) = previous_changed_at.filter(|p| *p != voucher.changed_at) {
+            let delete = Delete::builder()
+                .table_name(name)
+                .key(PK, AttributeValue::S(keys::tenant_pk(tenant)))
+                .key(
+                    SK,
+                    AttributeValue::S(keys::voucher_sk(&previous, &voucher.id)),
+                )
+                .build()
+                .map_err(build_error)?;
+            writes.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        self.table.transact(writes).await
     }
 
     /// Up to `limit` stored vouchers in `changed_at` order, from `since` (inclusive) or after

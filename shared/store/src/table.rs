@@ -156,6 +156,33 @@ impl Table {
         Ok(())
     }
 
+    /// Runs `writes` as one `TransactWriteItems`: all or none. A refused condition (the
+    /// transaction cancelled) is [`StoreError::ConditionFailed`].
+    pub async fn transact(
+        &self,
+        writes: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(_))
+                ) =>
+            {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(e) => Err(StoreError::from_sdk("TransactWriteItems", e)),
+        }
+    }
+
     /// Every item of one partition whose sort key starts with `sk_prefix`, all pages.
     pub async fn query_prefix<T: DeserializeOwned>(
         &self,
@@ -244,6 +271,14 @@ pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Decode(e.to_string()))
 }
 
+pub(crate) fn to_value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
+pub(crate) fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Decode(format!("building a transaction: {e}"))
 }

@@ -465,6 +465,59 @@ async fn a_voucher_booked_in_visma_is_delivered_once_and_our_own_are_not() {
     assert_eq!(none.body["vouchers"], json!([]));
 }
 
+/// Pulls of one tenant can overlap (the callback's first pull and "Sync now", a redelivered
+/// job): each voucher is still stored, and listed, once.
+#[tokio::test]
+async fn overlapping_pulls_list_each_voucher_once() {
+    let sandbox = sandbox().await;
+    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let t = tenant("acme");
+    let company = first_company(&sandbox);
+    connect_tenant(&deps, &sandbox, &t, company).await;
+    app::pull::run(&deps, &t).await.unwrap();
+    let booked: Vec<String> = (0..20)
+        .map(|n| {
+            sandbox.book_manual_voucher(company, manual_voucher(&format!("Resa {n}"), 100 + n))
+                ["Id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let (a, b, c) = tokio::join!(
+        app::pull::run(&deps, &t),
+        app::pull::run(&deps, &t),
+        app::pull::run(&deps, &t)
+    );
+    let announced: usize = [a, b, c]
+        .into_iter()
+        .map(|r| r.unwrap().changes.vouchers_for_aourly)
+        .sum();
+    assert_eq!(announced, 20, "each voucher announced by one of the pulls");
+
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/vouchers?cursor={c}"),
+            None => "/vouchers".to_owned(),
+        };
+        let page = get(&deps, "acme", &path).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        for v in page.body["vouchers"].as_array().unwrap() {
+            listed.push(v["id"].as_str().unwrap().to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    listed.sort();
+    let mut expected = booked.clone();
+    expected.sort();
+    assert_eq!(listed, expected);
+}
+
 #[tokio::test]
 async fn vouchers_page_by_cursor_oldest_first_and_bad_parameters_are_named() {
     let sandbox = sandbox().await;
