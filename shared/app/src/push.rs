@@ -39,6 +39,14 @@ pub const CLAIM_LEASE: Duration = Duration::seconds(60);
 const IN_INVOCATION_TRIES: u32 = 4;
 const SHORT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How long a push creating a customer without a number holds that customer
+/// ([`CustomerLinks::lease_creation`]): as long as a claim, so that a push that died after
+/// creating it in Visma is looked up (by name) rather than raced.
+const CREATION_LEASE: Duration = CLAIM_LEASE;
+
+/// How long a push waits for another push's customer creation before it looks again.
+const CREATION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What became of one push job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushOutcome {
@@ -572,7 +580,25 @@ async fn resolve_customer(
     };
     let visma_customer = match found {
         Some(found) => found,
-        None => create_customer(api, &state.sales_terms, customer).await?,
+        None => {
+            // Visma refuses a second customer with the same number (and `create_customer`
+            // then takes the first), but nothing refuses a second one without a number: two
+            // pushes naming this customer at once (its `customer.created` and an invoice in
+            // one batch) take turns, and the second uses the first one's link.
+            if customer.number.is_none() {
+                if !links.lease_creation(tenant, customer.id.as_str()).await? {
+                    return Err(Stop::Retry(RetryLater {
+                        reason: "another push is creating this customer in Visma".into(),
+                        after: Some(CREATION_WAIT),
+                        claim_kept: false,
+                    }));
+                }
+                if let Some(id) = links.get(tenant, customer.id.as_str()).await? {
+                    return Ok(id);
+                }
+            }
+            create_customer(api, &state.sales_terms, customer).await?
+        }
     };
     let id = visma_customer.id.ok_or_else(|| {
         Stop::Failed(ItemError::new(
@@ -667,8 +693,10 @@ async fn find_customer(
             visma::odata_string(org)
         ));
     }
+    // Visma keeps the first 50 characters of the name (`customer_body`).
+    let name = truncate(&customer.name, 50);
     if filters.is_empty() && look_first {
-        filters.push(format!("Name eq {}", visma::odata_string(&customer.name)));
+        filters.push(format!("Name eq {}", visma::odata_string(&name)));
     }
     if filters.is_empty() {
         return Ok(None);
@@ -689,7 +717,7 @@ async fn find_customer(
             .iter()
             .find(|c| c.corporate_identity_number.as_deref() == Some(o.as_str()))
     });
-    let by_name = page.data.iter().find(|c| c.name == customer.name);
+    let by_name = page.data.iter().find(|c| c.name == name);
     Ok(by_number
         .or(by_org)
         .or(by_name)
@@ -893,6 +921,20 @@ impl<'a> CustomerLinks<'a> {
             )
             .await?;
         Ok(item.map(|i| CustomerId::new(i.visma_id)))
+    }
+
+    /// Takes the creation lease of `aourly_id` unless another push holds a live one. Not
+    /// released: the link the holder writes ends the need for it, and it lapses on its own.
+    async fn lease_creation(&self, tenant: &TenantId, aourly_id: &str) -> Result<bool, StoreError> {
+        self.deps
+            .table
+            .take_lease(
+                &store::keys::tenant_pk(tenant),
+                &store::keys::customer_creation_sk(aourly_id),
+                Utc::now(),
+                CREATION_LEASE,
+            )
+            .await
     }
 
     async fn put(

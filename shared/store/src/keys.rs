@@ -10,6 +10,7 @@
 //! | webhook event (de-duplication) | `TENANT#{t}` | `EVENT#{event id}` | |
 //! | sync item (state + the record's latest payload) | `TENANT#{t}` | `ITEM#{kind}#{aourly id}` | (`GSI2PK` `TENANT#{t}#STATUS#{status}`) |
 //! | customer link (Aourly customer → Visma customer id) | `TENANT#{t}` | `LINK#customer#{aourly id}` | |
+//! | creation lease of a customer without a customer number (60 s, TTL a day later) | `TENANT#{t}` | `CREATING#customer#{aourly id}` | |
 //! | customer index: a Visma customer by customer number (pulled) | `TENANT#{t}` | `VISMA_CUSTOMER#number#{customer number}` | |
 //! | customer index: a Visma customer by org number (pulled) | `TENANT#{t}` | `VISMA_CUSTOMER#org#{org number}` | |
 //! | customer index: a Visma customer's current customer number and org number (what the two above are checked against) | `TENANT#{t}` | `VISMA_CUSTOMER#id#{visma id}` | |
@@ -101,6 +102,12 @@ pub fn kind_str(kind: domain::RecordKind) -> &'static str {
 /// The Visma customer an Aourly customer is linked to.
 pub fn customer_link_sk(aourly_id: &str) -> String {
     format!("LINK#customer#{aourly_id}")
+}
+
+/// The short lease a push holds while it creates a customer without a customer number in
+/// Visma (nothing in Visma refuses a second one).
+pub fn customer_creation_sk(aourly_id: &str) -> String {
+    format!("CREATING#customer#{aourly_id}")
 }
 
 /// The customer index item for a Visma customer number or org number (the pull writes them,

@@ -156,6 +156,47 @@ impl Table {
         Ok(())
     }
 
+    /// Writes the lease item `pk`/`sk` until `now + lease` unless a live one exists: true when
+    /// taken. The table's TTL removes it a day after it lapses.
+    pub async fn take_lease(
+        &self,
+        pk: &str,
+        sk: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        let until = now + lease;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .item(PK, AttributeValue::S(pk.to_owned()))
+            .item(SK, AttributeValue::S(sk.to_owned()))
+            .item(
+                "until",
+                AttributeValue::N(until.timestamp_millis().to_string()),
+            )
+            .item(
+                "expires_at",
+                AttributeValue::N((until + chrono::Duration::days(1)).timestamp().to_string()),
+            )
+            .condition_expression("attribute_not_exists(#pk) OR #until < :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.timestamp_millis().to_string()),
+            )
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("PutItem", e));
+        match result {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Runs `writes` as one `TransactWriteItems`: all or none. A refused condition (the
     /// transaction cancelled) is [`StoreError::ConditionFailed`].
     pub async fn transact(

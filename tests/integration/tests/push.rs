@@ -1236,6 +1236,105 @@ async fn a_pushed_voucher_whose_answer_was_lost_is_not_pulled_back() {
     );
 }
 
+/// A private person: no customer number, no personal identity number.
+fn person(id: &str, name: &str) -> Value {
+    let mut person = customer(id, "0");
+    person["number"] = Value::Null;
+    person["org_number"] = Value::Null;
+    person["is_private_person"] = json!(true);
+    person["name"] = json!(name);
+    person
+}
+
+/// A create of a customer without a number whose answer was lost is found by the retry by
+/// its name, as Visma keeps it (the first 50 characters), not created again.
+#[tokio::test]
+async fn a_lost_create_of_a_customer_with_a_long_name_and_no_number_is_found_by_the_retry() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    sb.set_faults(Faults {
+        drop_after_commit: vec![DropRule {
+            method: "POST".into(),
+            route: "/v2/customers".into(),
+            times: 1,
+        }],
+        ..Faults::default()
+    });
+    let name = "Långt Namn ".repeat(6);
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_1",
+            invoice("inv_p", "2001", person("cus_p", name.trim())),
+        ),
+    )
+    .await;
+    let report = local::poll_once(&deps, 0).await.unwrap();
+    assert_eq!((report.received, report.returned.len()), (1, 1));
+    assert_eq!(
+        sb.customers(first_company(&sb)).len(),
+        1,
+        "Visma committed it"
+    );
+
+    expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_p").await;
+    for handle in &report.returned {
+        deps.queue.change_visibility(handle, 0).await.unwrap();
+    }
+    drain_queue(&deps, 5).await;
+    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_p").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+    assert_eq!(sb.customers(first_company(&sb)).len(), 1);
+    assert_eq!(sb.count("POST", "/v2/customers"), 1);
+}
+
+/// A customer without a number has no guard in Visma (a duplicate number is refused; a
+/// missing one is not): its `customer.created` and its first invoice, pushed side by side in
+/// one batch, still make one Visma customer (three rounds: the race is not certain each time).
+#[tokio::test]
+async fn a_customer_without_a_number_pushed_twice_at_once_is_created_once() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    for round in 1..=3 {
+        let person = person(&format!("cus_p{round}"), &format!("Anna Andersson {round}"));
+        post_webhook(
+            &deps,
+            &event(
+                &format!("evt_c{round}"),
+                "customer.created",
+                json!({"customer": person.clone()}),
+            ),
+        )
+        .await;
+        post_webhook(
+            &deps,
+            &invoice_event(
+                &format!("evt_i{round}"),
+                invoice(&format!("inv_p{round}"), &format!("20{round}"), person),
+            ),
+        )
+        .await;
+        drain_queue(&deps, 20).await;
+        for (kind, id) in [
+            (RecordKind::Customer, format!("cus_p{round}")),
+            (RecordKind::Invoice, format!("inv_p{round}")),
+        ] {
+            let done = item(&deps, &tenant, kind, &id).await;
+            assert_eq!(
+                done.status,
+                ItemStatus::Synced,
+                "{id}: {:?}",
+                done.last_error
+            );
+        }
+        assert_eq!(
+            sb.customers(first_company(&sb)).len(),
+            round,
+            "round {round}: one Visma customer per Aourly customer"
+        );
+    }
+}
+
 /// The race a reconnect's resume can lose: a webhook reads the connection as expired just
 /// before the owner reconnects and stores its item blocked just after the reconnect's resume
 /// looked for such items. The pull the reconnect queues resumes it.
