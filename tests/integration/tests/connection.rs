@@ -292,6 +292,37 @@ async fn tokens_are_checked_before_anything_happens() {
     // Unknown role on a read.
     let answer = call(&deps, "GET", path, Some(&jwt("acme", "auditor")), None).await;
     assert_eq!(answer.status, 403);
+    // A validly signed token without a role or tenant claim, or with one of another type,
+    // names nothing that is allowed: 403, not 401.
+    for (claim, value) in [
+        ("role", None),
+        ("role", Some(json!(["owner"]))),
+        ("tenant", None),
+        ("tenant", Some(json!(7))),
+    ] {
+        let mut claims = json!({
+            "iss": "aourly", "aud": "aourly-visma", "sub": "user-1", "tenant": "acme",
+            "role": "owner", "exp": chrono::Utc::now().timestamp() + 600,
+        });
+        match value {
+            Some(v) => claims[claim] = v,
+            None => {
+                claims.as_object_mut().unwrap().remove(claim);
+            }
+        }
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"test-jwt-secret"),
+        )
+        .unwrap();
+        let answer = call(&deps, "GET", path, Some(&token), None).await;
+        assert_eq!(
+            (answer.status, answer.body["code"].as_str()),
+            (403, Some("forbidden")),
+            "{claims}"
+        );
+    }
 
     // Each write needs the owner.
     let writes = [
