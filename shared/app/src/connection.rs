@@ -86,7 +86,7 @@ pub struct CallbackQuery {
 pub enum CallbackOutcome {
     /// 302 to the stored return URL with `visma=connected` or `visma=error&reason=...`.
     Redirect(Url),
-    /// Unknown, expired or reused state: a plain 400 page, no return URL revealed.
+    /// Unknown or reused state: a plain 400 page, no return URL revealed.
     InvalidState,
 }
 
@@ -116,6 +116,12 @@ pub async fn complete(
         }
         CallbackOutcome::Redirect(url)
     };
+    // Issued by us and unused, but older than its 10 minutes: the owner is sent back to try
+    // again (`invalid_state`); the code, if any, is never exchanged.
+    if pending.expires_at <= now {
+        tracing::info!(%tenant, "the authorization took too long; its state has expired");
+        return Ok(back(Some("invalid_state")));
+    }
     if query.error.is_some() {
         tracing::info!(%tenant, "the owner did not grant access at Visma");
         return Ok(back(Some("access_denied")));

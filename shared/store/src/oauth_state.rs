@@ -66,8 +66,9 @@ impl OAuthStates {
     }
 
     /// Consumes a state in one conditional write (a delete that returns the old item).
-    /// `None` when it never existed or was already used; an expired state is consumed and
-    /// reported as `None` too. Either way it can never be used again.
+    /// `None` when it never existed or was already used. An expired state (still in the table
+    /// until its TTL removes it) is consumed and returned: the caller checks `expires_at`.
+    /// Either way it can never be used again.
     pub async fn consume(
         &self,
         state: &str,
@@ -93,9 +94,6 @@ impl OAuthStates {
         };
         let Some(old) = old else { return Ok(None) };
         let item: StateItem = crate::table::from_item(old)?;
-        if item.expires_at <= now.timestamp() {
-            return Ok(None);
-        }
         Ok(Some(PendingAuthorization {
             tenant: item.tenant,
             user: item.user,

@@ -145,7 +145,7 @@ async fn denied_consent_returns_with_access_denied() {
 }
 
 #[tokio::test]
-async fn forged_reused_and_expired_states_never_reach_visma_or_reveal_the_return_url() {
+async fn forged_reused_and_expired_states_never_reach_visma_and_only_expired_ones_go_back() {
     let sb = sandbox().await;
     let deps = deps_with_sandbox(&sb, &[]).await;
     let authorize_url = start_connect(&deps, "acme").await;
@@ -188,7 +188,8 @@ async fn forged_reused_and_expired_states_never_reach_visma_or_reveal_the_return
     assert!(!reused.text.contains("localhost:5173"));
     assert_eq!(sb.count("POST", "/connect/token"), tokens_calls);
 
-    // Expired: a state made 11 minutes ago.
+    // Expired: a state made 11 minutes ago. Known and unused, so the owner is sent back to
+    // the page they came from to try again; the code is not exchanged.
     let tenant = TenantId::parse("late").unwrap();
     let old = chrono::Utc::now() - chrono::Duration::minutes(11);
     let url = app::connection::start(&deps, &tenant, "user-1", RETURN_URL, old)
@@ -206,9 +207,27 @@ async fn forged_reused_and_expired_states_never_reach_visma_or_reveal_the_return
         &format!("/oauth/visma/callback?code=whatever&state={state}"),
     )
     .await;
-    assert_eq!(expired.status, 400);
-    assert!(!expired.text.contains("localhost:5173"));
+    assert_eq!(expired.status, 302);
+    let location = url::Url::parse(expired.headers["location"].to_str().unwrap()).unwrap();
+    assert!(location.as_str().starts_with(RETURN_URL), "{location}");
+    let pairs: Vec<(String, String)> = location.query_pairs().into_owned().collect();
+    assert!(
+        pairs.contains(&("visma".into(), "error".into())),
+        "{pairs:?}"
+    );
+    assert!(
+        pairs.contains(&("reason".into(), "invalid_state".into())),
+        "{pairs:?}"
+    );
     assert_eq!(sb.count("POST", "/connect/token"), before);
+    // And it is consumed: a second try is an unknown state.
+    let again = callback(
+        &deps,
+        &format!("/oauth/visma/callback?code=whatever&state={state}"),
+    )
+    .await;
+    assert_eq!(again.status, 400);
+    assert!(!again.text.contains("localhost:5173"));
 }
 
 #[tokio::test]
