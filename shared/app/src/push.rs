@@ -85,9 +85,11 @@ impl RetryLater {
     }
 }
 
+/// The reason reaches the owner (`last_error.detail`, events): the cause goes to the log only.
 impl From<StoreError> for RetryLater {
     fn from(e: StoreError) -> Self {
-        RetryLater::new(format!("store: {e}"))
+        tracing::warn!(error = %e, "a store call failed during a push");
+        RetryLater::new("the service's storage was briefly unavailable")
     }
 }
 
@@ -341,7 +343,13 @@ async fn push_claimed(
     }
     let event = item
         .event()
-        .map_err(|e| Stop::Failed(ItemError::new("unreadable_record", e.to_string())))?;
+        .map_err(|e| {
+            tracing::error!(error = %e, "a stored sync item could not be decoded");
+            Stop::Failed(ItemError::new(
+                "unreadable_record",
+                "the stored copy of this record could not be read (a fault on our side, in the worker's log); Aourly's next update of the record replaces it",
+            ))
+        })?;
     let tokens = TenantTokens::new(deps, tenant.clone());
     let api = deps.visma.connect(&tokens);
     match event.data() {

@@ -201,13 +201,17 @@ fn tokio_now() -> tokio::time::Instant {
     tokio::time::Instant::now()
 }
 
+/// A failure of our own token store is never Visma refusing the record: it is retried like
+/// an outage (and ends `retries_exhausted` if it lasts), and its cause goes to the log. A
+/// refused conditional write means the tokens were replaced (a reconnect) or deleted (a
+/// disconnect) under this worker: the retry reads the new ones, or finds the tenant
+/// disconnected.
 fn store_failure(e: StoreError) -> VismaError {
-    let class = if e.is_retryable() {
-        ErrorClass::Transient
-    } else {
-        ErrorClass::Permanent
-    };
-    VismaError::token_source(class, format!("token store: {e}"))
+    tracing::warn!(error = %e, "the token store failed");
+    VismaError::token_source(
+        ErrorClass::Transient,
+        "the service's token store was briefly unavailable",
+    )
 }
 
 #[async_trait]
