@@ -149,14 +149,12 @@ async fn handle_message(deps: &Deps, message: &SqsMessage) -> Result<(), JobErro
                 }
             }
         }
-        SyncJob::Emit { event } => {
-            app::events::deliver(deps, &event)
-                .await
-                .map_err(|e| JobError::Retry {
-                    reason: e.to_string(),
-                    after: None,
-                })
-        }
+        SyncJob::Emit { event } => app::events::deliver_or_reschedule(deps, &event)
+            .await
+            .map_err(|e| JobError::Retry {
+                reason: e.to_string(),
+                after: None,
+            }),
     }
 }
 

@@ -251,7 +251,6 @@ pub async fn run(
             last_error: Some(ItemError::new("retrying", retry.reason.clone())),
         },
     };
-    items.finish(&item, &finish, Utc::now()).await?;
     let outcome = match result {
         Ok((visma_id, visma_number)) => PushOutcome::Synced {
             visma_id,
@@ -259,9 +258,27 @@ pub async fn run(
         },
         Err(Stop::Blocked(e)) => PushOutcome::Blocked(e),
         Err(Stop::Failed(e)) => PushOutcome::Failed(e),
-        Err(Stop::Retry(retry)) => return Err(retry),
+        Err(Stop::Retry(retry)) => {
+            items.finish(&item, &finish, Utc::now()).await?;
+            return Err(retry);
+        }
     };
-    report(deps, &item, &outcome).await?;
+    // The event is queued before the outcome is stored: once stored, a redelivered job skips
+    // the item and the event would never be queued. If queuing fails the claim stays; the
+    // retry after its lease looks the record up in Visma, finds it, and reports it then. (If
+    // the store write fails after the event was queued, the retry reports it again: Aourly may
+    // get the same outcome twice, never none.)
+    if let Err(e) = report(deps, &item, &outcome).await {
+        tracing::warn!(error = %e, "could not queue the outcome's event; the claim is kept and the job retried");
+        return Err(RetryLater {
+            reason: "the outcome could not be reported yet".into(),
+            after: Some(std::time::Duration::from_secs(
+                u64::try_from(CLAIM_LEASE.num_seconds()).unwrap_or(60),
+            )),
+            claim_kept: true,
+        });
+    }
+    items.finish(&item, &finish, Utc::now()).await?;
     Ok(outcome)
 }
 

@@ -144,8 +144,27 @@ impl<'a> TenantTokens<'a> {
             // tenant for it would send all owners to Reconnect for nothing.
             Err(e) if refresh_token_refused(&e) => {
                 tracing::warn!(tenant = %self.tenant, error = %e, "Visma refused the refresh token; marking the connection expired");
-                let changed = self
+                // Aourly is told before the status changes: once it has changed, no later
+                // worker would tell it. Only the lease holder gets here, so this is sent once
+                // per refusal (twice only if the status write below fails and is retried).
+                let connected = self
                     .deps
+                    .connections
+                    .get(&self.tenant)
+                    .await
+                    .map_err(store_failure)?
+                    .is_some_and(|c| c.status == ConnectionStatus::Connected);
+                if connected {
+                    crate::events::emit(
+                        self.deps,
+                        &self.tenant,
+                        domain::outbound::OutboundType::ConnectionExpired,
+                        serde_json::json!({"reason": EXPIRED_REASON}),
+                    )
+                    .await
+                    .map_err(store_failure)?;
+                }
+                self.deps
                     .connections
                     .leave_connected(
                         &self.tenant,
@@ -156,17 +175,6 @@ impl<'a> TenantTokens<'a> {
                     )
                     .await
                     .map_err(store_failure)?;
-                // Only the worker that made the change tells Aourly, once.
-                if changed {
-                    crate::events::emit(
-                        self.deps,
-                        &self.tenant,
-                        domain::outbound::OutboundType::ConnectionExpired,
-                        serde_json::json!({"reason": EXPIRED_REASON}),
-                    )
-                    .await
-                    .map_err(store_failure)?;
-                }
                 let _ = vault.release_lease(&self.tenant, &self.owner).await;
                 Err(e)
             }

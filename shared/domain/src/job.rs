@@ -23,8 +23,8 @@ pub enum SyncJob {
         kind: RecordKind,
         id: String,
     },
-    /// Deliver one outbound event to `AOURLY_EVENTS_URL`; retried through the queue until
-    /// Aourly answers 2xx (or the dead-letter queue keeps it).
+    /// Deliver one outbound event to `AOURLY_EVENTS_URL`; queued again until Aourly answers
+    /// 2xx (after 72 hours the dead-letter queue keeps it).
     Emit {
         event: crate::outbound::OutboundEvent,
     },

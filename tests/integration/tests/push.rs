@@ -1335,6 +1335,125 @@ async fn a_customer_without_a_number_pushed_twice_at_once_is_created_once() {
     }
 }
 
+/// Refuses the first `SendMessage` of a `visma.invoice.synced` event (an SQS fault), passes
+/// everything else.
+#[derive(Debug, Clone, Default)]
+struct RefuseFirstEmit {
+    refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl aws_sdk_sqs::config::Intercept for RefuseFirstEmit {
+    fn name(&self) -> &'static str {
+        "refuse-first-emit"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_sqs::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_sqs::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_sqs::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sqs::error::BoxError> {
+        let body = context
+            .request()
+            .body()
+            .bytes()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        if body.contains("visma.invoice.synced") {
+            use std::sync::atomic::Ordering;
+            if self.refused.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err("injected: SQS refused the send".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The outcome's event is queued before the outcome is stored: when queuing it fails, the job
+/// comes back and the event is still sent (once the outcome is stored, a redelivered job
+/// skips the item and would never send it).
+#[tokio::test]
+async fn an_outcome_whose_event_could_not_be_queued_is_still_reported() {
+    let sb = sandbox().await;
+    let (plain, tenant) = ready_with(
+        &sb,
+        &[
+            ("AOURLY_EVENTS_URL", "http://127.0.0.1:9/events"),
+            ("AOURLY_EVENTS_SECRET", "test-events-secret"),
+        ],
+    )
+    .await;
+    let fault = RefuseFirstEmit::default();
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&integration_tests::aws().await)
+            .interceptor(fault.clone())
+            .build(),
+    );
+    let mut deps = plain.clone();
+    deps.queue = store::Queue::new(sqs, plain.queue.url(), plain.queue.dead_letter_url());
+
+    // The first pull's events are not this test's subject.
+    loop {
+        let messages = deps.queue.receive(10, 0).await.unwrap();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            deps.queue.delete(&message.receipt_handle).await.unwrap();
+        }
+    }
+
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
+    let report = local::poll_once(&deps, 0).await.unwrap();
+    assert_eq!(report.returned.len(), 1, "the push comes back: {report:?}");
+    assert_eq!(fault.refused.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let waiting = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(
+        waiting.status,
+        ItemStatus::Pending,
+        "not stored before its event"
+    );
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+
+    // The claim's lease ends; the retry finds the invoice in Visma and reports it.
+    expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    for handle in &report.returned {
+        deps.queue.change_visibility(handle, 0).await.unwrap();
+    }
+    let mut synced_events = 0;
+    for _ in 0..10 {
+        let messages = deps.queue.receive(10, 0).await.unwrap();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            let job: domain::SyncJob = serde_json::from_str(&message.body).unwrap();
+            match job {
+                domain::SyncJob::Emit { event } => {
+                    if event.kind == domain::outbound::OutboundType::InvoiceSynced {
+                        synced_events += 1;
+                    }
+                    deps.queue.delete(&message.receipt_handle).await.unwrap();
+                }
+                _ => deps
+                    .queue
+                    .change_visibility(&message.receipt_handle, 0)
+                    .await
+                    .unwrap(),
+            }
+        }
+        local::poll_once(&deps, 0).await.unwrap();
+    }
+    assert_eq!(
+        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
+            .await
+            .status,
+        ItemStatus::Synced
+    );
+    assert_eq!(synced_events, 1, "visma.invoice.synced queued once");
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+}
+
 /// The race a reconnect's resume can lose: a webhook reads the connection as expired just
 /// before the owner reconnects and stores its item blocked just after the reconnect's resume
 /// looked for such items. The pull the reconnect queues resumes it.
