@@ -135,7 +135,7 @@ async fn handle_message(deps: &Deps, message: &SqsMessage) -> Result<(), JobErro
                     // The queue will not hand this message out again: record the failure
                     // where the owner sees it (the message itself moves to the DLQ).
                     if receive_count(message) >= max_receive_count() {
-                        app::push::mark_exhausted(deps, &tenant, kind, &id, &retry.reason)
+                        app::push::mark_exhausted(deps, &tenant, kind, &id, &retry)
                             .await
                             .map_err(|e| JobError::Retry {
                                 reason: e.to_string(),

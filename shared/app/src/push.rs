@@ -283,12 +283,15 @@ pub async fn run(
 }
 
 /// Marks a pending item failed when the queue has given up on it (its last receive).
+/// `retry` is how this job's last attempt ended. When it found another worker's live claim
+/// (not its own kept one), that worker is pushing the record now and its own job decides the
+/// outcome: marking it failed here could contradict a success a moment later.
 pub async fn mark_exhausted(
     deps: &Deps,
     tenant: &TenantId,
     kind: RecordKind,
     id: &str,
-    reason: &str,
+    retry: &RetryLater,
 ) -> Result<(), StoreError> {
     let items = SyncItems::new(deps.table.clone());
     let Some(item) = items.get(tenant, kind, id).await? else {
@@ -297,9 +300,20 @@ pub async fn mark_exhausted(
     if item.status != ItemStatus::Pending {
         return Ok(());
     }
+    let claimed_elsewhere = !retry.claim_kept
+        && item
+            .in_flight_since
+            .is_some_and(|since| since + CLAIM_LEASE > Utc::now());
+    if claimed_elsewhere {
+        tracing::info!(%tenant, ?kind, id, "last receive, but another worker is pushing the record; its job decides");
+        return Ok(());
+    }
     let error = ItemError::new(
         "retries_exhausted",
-        format!("gave up after repeated failures ({reason}); retry it from the Integrations page"),
+        format!(
+            "gave up after repeated failures ({}); retry it from the Integrations page",
+            retry.reason
+        ),
     );
     match items
         .set_status(&item, ItemStatus::Failed, Some(&error), Utc::now())

@@ -1454,6 +1454,70 @@ async fn an_outcome_whose_event_could_not_be_queued_is_still_reported() {
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
 }
 
+/// A job on its last receive that finds another worker pushing the record (a second job for
+/// the same item: a Retry click, a re-queue) leaves the outcome to that worker: it does not
+/// mark the item `failed` a moment before it may be synced.
+#[tokio::test]
+async fn a_last_receive_that_finds_another_worker_pushing_does_not_mark_it_failed() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
+    let items = SyncItems::new(deps.table.clone());
+    let held = items
+        .claim(
+            &tenant,
+            RecordKind::Invoice,
+            "inv_1",
+            "another-worker",
+            chrono::Utc::now(),
+            app::push::CLAIM_LEASE,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(held, store::Claim::Claimed { .. }));
+    // Four receives that did nothing (workers that died), then the worker's: the fifth, the
+    // queue's last.
+    for _ in 0..4 {
+        let messages = deps.queue.receive(10, 0).await.unwrap();
+        assert_eq!(messages.len(), 1);
+        deps.queue
+            .change_visibility(&messages[0].receipt_handle, 0)
+            .await
+            .unwrap();
+    }
+    let report = local::poll_once(&deps, 0).await.unwrap();
+    assert_eq!((report.received, report.returned.len()), (1, 1));
+    let waiting = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(
+        waiting.status,
+        ItemStatus::Pending,
+        "{:?}",
+        waiting.last_error
+    );
+
+    // The holder's own job carries on (here: its lease ends and its job is delivered again).
+    expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    deps.queue
+        .send(
+            &domain::SyncJob::Push {
+                tenant: tenant.clone(),
+                kind: RecordKind::Invoice,
+                id: "inv_1".into(),
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    drain_queue(&deps, 10).await;
+    assert_eq!(
+        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
+            .await
+            .status,
+        ItemStatus::Synced
+    );
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+}
+
 /// The race a reconnect's resume can lose: a webhook reads the connection as expired just
 /// before the owner reconnects and stores its item blocked just after the reconnect's resume
 /// looked for such items. The pull the reconnect queues resumes it.
