@@ -73,6 +73,10 @@ pub struct RetryLater {
     /// The item stays claimed (an uncertain outcome): nothing else may push it until the lease
     /// ends.
     pub claim_kept: bool,
+    /// What the item becomes when the queue gives up on it: `None` is `failed`
+    /// (`retries_exhausted`); a wait that is nobody's fault (a credit note whose invoice is
+    /// still queued) blocks instead, and is resumed when its cause clears.
+    pub when_exhausted: Option<ItemError>,
 }
 
 impl RetryLater {
@@ -81,6 +85,7 @@ impl RetryLater {
             reason: reason.into(),
             after: None,
             claim_kept: false,
+            when_exhausted: None,
         }
     }
 }
@@ -118,6 +123,7 @@ fn from_visma(e: VismaError, doing: &str) -> Stop {
             reason: format!("{doing}: no answer from Visma; will look it up before retrying"),
             after: None,
             claim_kept: true,
+            when_exhausted: None,
         });
     }
     match e.class() {
@@ -125,6 +131,7 @@ fn from_visma(e: VismaError, doing: &str) -> Stop {
             reason: format!("{doing}: Visma is unavailable or rate-limited"),
             after: e.retry_after(),
             claim_kept: false,
+            when_exhausted: None,
         }),
         ErrorClass::Authorization => blocked(
             "connection_expired",
@@ -242,6 +249,7 @@ pub async fn run(
                     u64::try_from(CLAIM_LEASE.num_seconds()).unwrap_or(60),
                 )),
                 claim_kept: true,
+                when_exhausted: None,
             });
         }
         Err(Stop::Retry(retry)) => Finish {
@@ -276,6 +284,7 @@ pub async fn run(
                 u64::try_from(CLAIM_LEASE.num_seconds()).unwrap_or(60),
             )),
             claim_kept: true,
+            when_exhausted: None,
         });
     }
     items.finish(&item, &finish, Utc::now()).await?;
@@ -308,15 +317,21 @@ pub async fn mark_exhausted(
         tracing::info!(%tenant, ?kind, id, "last receive, but another worker is pushing the record; its job decides");
         return Ok(());
     }
-    let error = ItemError::new(
-        "retries_exhausted",
-        format!(
-            "gave up after repeated failures ({}); retry it from the Integrations page",
-            retry.reason
+    let (status, error) = match &retry.when_exhausted {
+        Some(waiting) => (ItemStatus::Blocked, waiting.clone()),
+        None => (
+            ItemStatus::Failed,
+            ItemError::new(
+                "retries_exhausted",
+                format!(
+                    "gave up after repeated failures ({}); retry it from the Integrations page",
+                    retry.reason
+                ),
+            ),
         ),
-    );
+    };
     match items
-        .set_status(&item, ItemStatus::Failed, Some(&error), Utc::now())
+        .set_status(&item, status, Some(&error), Utc::now())
         .await
     {
         Ok(_) => {}
@@ -324,7 +339,11 @@ pub async fn mark_exhausted(
         Err(StoreError::ConditionFailed) => return Ok(()),
         Err(e) => return Err(e),
     }
-    report(deps, &item, &PushOutcome::Failed(error)).await
+    let outcome = match status {
+        ItemStatus::Blocked => PushOutcome::Blocked(error),
+        _ => PushOutcome::Failed(error),
+    };
+    report(deps, &item, &outcome).await
 }
 
 /// Outbound events for the outcome (CONTRACT §7).
@@ -427,14 +446,23 @@ async fn push_claimed(
                 .await?;
             let original_number = match original {
                 Some(o) if o.status == ItemStatus::Synced => o.visma_number.unwrap_or_default(),
+                // Usually the invoice is a few seconds ahead in the queue: retried. If the queue
+                // gives up first (a long backlog), the credit note waits blocked and the pull
+                // after the invoice is synced resumes it.
                 Some(o) if o.status == ItemStatus::Pending => {
-                    return Err(Stop::Retry(RetryLater::new(
-                        "the credited invoice is not in Visma yet",
-                    )))
+                    let mut wait = RetryLater::new("the credited invoice is not in Visma yet");
+                    wait.when_exhausted = Some(ItemError::new(
+                        crate::retry::ORIGINAL_INVOICE_MISSING,
+                        format!(
+                            "the credited invoice {} is not in Visma yet; the credit note follows it",
+                            credits_invoice_id.as_str()
+                        ),
+                    ));
+                    return Err(Stop::Retry(wait));
                 }
                 _ => {
                     return Err(blocked(
-                        "original_invoice_missing",
+                        crate::retry::ORIGINAL_INVOICE_MISSING,
                         format!(
                             "the credited invoice {} is not in Visma; sync it first",
                             credits_invoice_id.as_str()
@@ -630,6 +658,7 @@ async fn resolve_customer(
                         reason: "another push is creating this customer in Visma".into(),
                         after: Some(CREATION_WAIT),
                         claim_kept: false,
+                        when_exhausted: None,
                     }));
                 }
                 if let Some(id) = links.get(tenant, customer.id.as_str()).await? {

@@ -4,7 +4,8 @@
 
 use chrono::{Duration, Utc};
 use domain::TenantId;
-use store::{ItemStatus, StoreError, SyncItems};
+use domain::{EventData, RecordKind};
+use store::{ItemStatus, StoreError, SyncItem, SyncItems};
 
 use crate::items::{push_job, to_pending};
 use crate::Deps;
@@ -80,9 +81,20 @@ async fn retry_indexed(
                     .is_some_and(|e| codes.contains(&e.code.as_str()))
         })
         .collect();
+    resume(deps, tenant, &items, waiting).await
+}
+
+/// Sets each of `waiting` pending and queues its push job; returns how many were queued. An
+/// item that changed meanwhile (the worker, a webhook) is left to its new state.
+async fn resume(
+    deps: &Deps,
+    tenant: &TenantId,
+    items: &SyncItems,
+    waiting: Vec<SyncItem>,
+) -> Result<usize, StoreError> {
     let mut queued = 0;
     for item in waiting {
-        match to_pending(&items, &item, Utc::now()).await {
+        match to_pending(items, &item, Utc::now()).await {
             Ok(_) => {}
             Err(StoreError::ConditionFailed) => continue,
             Err(e) => return Err(e),
@@ -106,7 +118,9 @@ async fn retry_indexed(
 /// - when the pull changed the mapping, fiscal years, charts or codings, resumes items blocked
 ///   on that data ([`PULLED_DATA_CODES`]): for instance an invoice pushed before the first pull
 ///   had proposed the mapping, or a voucher dated in a year just opened in Visma. Those whose
-///   cause persists block again; an unchanged pull leaves them alone, so nothing churns.
+///   cause persists block again; an unchanged pull leaves them alone, so nothing churns;
+/// - resumes credit notes blocked [`ORIGINAL_INVOICE_MISSING`] whose credited invoice is now
+///   synced (one read per such credit note).
 ///
 /// Returns how many jobs it queued.
 pub async fn after_pull(
@@ -120,15 +134,49 @@ pub async fn after_pull(
         || changes.fiscal_years
         || changes.codings
         || !changes.accounts.is_empty();
-    let mut codes = CONNECTION_CODES.to_vec();
-    if data_changed {
-        codes.extend_from_slice(PULLED_DATA_CODES);
+    let items = SyncItems::new(deps.table.clone());
+    let mut waiting = Vec::new();
+    for item in items
+        .all_with_status(tenant, &[ItemStatus::Blocked])
+        .await?
+    {
+        let code = item.last_error.as_ref().map_or("", |e| e.code.as_str());
+        let resumable = CONNECTION_CODES.contains(&code)
+            || (data_changed && PULLED_DATA_CODES.contains(&code))
+            || (code == ORIGINAL_INVOICE_MISSING && original_synced(&items, &item).await?);
+        if resumable {
+            waiting.push(item);
+        }
     }
-    let resumed = retry_indexed(deps, tenant, &[ItemStatus::Blocked], &codes).await?;
+    let resumed = resume(deps, tenant, &items, waiting).await?;
     if resumed > 0 {
-        tracing::info!(%tenant, resumed, ?codes, "blocked items resumed after the pull");
+        tracing::info!(%tenant, resumed, "blocked items resumed after the pull");
     }
     Ok(requeued + resumed)
+}
+
+/// The block code of a credit note whose credited invoice is not (yet) in Visma.
+pub const ORIGINAL_INVOICE_MISSING: &str = "original_invoice_missing";
+
+/// Whether the invoice a blocked credit note credits has been synced since it blocked.
+async fn original_synced(items: &SyncItems, credit: &SyncItem) -> Result<bool, StoreError> {
+    let Ok(event) = credit.event() else {
+        return Ok(false);
+    };
+    let EventData::InvoiceCredited {
+        credits_invoice_id, ..
+    } = event.data()
+    else {
+        return Ok(false);
+    };
+    let original = items
+        .get(
+            &credit.tenant,
+            RecordKind::Invoice,
+            credits_invoice_id.as_str(),
+        )
+        .await?;
+    Ok(original.is_some_and(|o| o.status == ItemStatus::Synced))
 }
 
 /// How long a pending item may go untouched before its job is presumed lost. Longer than the

@@ -1518,6 +1518,115 @@ async fn a_last_receive_that_finds_another_worker_pushing_does_not_mark_it_faile
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
 }
 
+/// A credit note whose invoice is still queued when the queue gives up on it waits blocked
+/// (`original_invoice_missing`), not failed, and the pull after the invoice is synced resumes
+/// it; so does one that arrived before its invoice.
+#[tokio::test]
+async fn a_credit_note_waits_for_its_invoice_and_follows_it() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    let credit_note = |id: &str, number: &str, credits: &str| {
+        let mut credit = invoice(id, number, customer("cus_1", "10042"));
+        credit["lines"][0]["quantity"] = json!("-12.5");
+        credit["totals"] = json!({"net": "-11875.00", "vat": "-2968.75", "gross": "-14843.75"});
+        event(
+            &format!("evt_{id}"),
+            "invoice.credited",
+            json!({"invoice": credit, "credits_invoice_id": credits}),
+        )
+    };
+    let pull = domain::SyncJob::Pull {
+        tenant: tenant.clone(),
+    };
+
+    // The invoice is accepted; its job sits far back in a long backlog (taken out here).
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
+    let backlog = deps.queue.receive(10, 0).await.unwrap();
+    assert_eq!(backlog.len(), 1);
+    deps.queue.delete(&backlog[0].receipt_handle).await.unwrap();
+    // Its credit note's job runs out of receives while the invoice is still pending.
+    post_webhook(&deps, &credit_note("inv_1c", "1043", "inv_1")).await;
+    for _ in 0..4 {
+        let messages = deps.queue.receive(10, 0).await.unwrap();
+        assert_eq!(messages.len(), 1);
+        deps.queue
+            .change_visibility(&messages[0].receipt_handle, 0)
+            .await
+            .unwrap();
+    }
+    local::poll_once(&deps, 0).await.unwrap();
+    let waiting = item(&deps, &tenant, RecordKind::Invoice, "inv_1c").await;
+    assert_eq!(
+        waiting.status,
+        ItemStatus::Blocked,
+        "{:?}",
+        waiting.last_error
+    );
+    assert_eq!(waiting.last_error.unwrap().code, "original_invoice_missing");
+
+    // A credit note for an invoice Aourly has not sent yet waits the same way.
+    post_webhook(&deps, &credit_note("inv_2c", "1045", "inv_2")).await;
+    drain_queue(&deps, 10).await;
+    let early = item(&deps, &tenant, RecordKind::Invoice, "inv_2c").await;
+    assert_eq!(early.status, ItemStatus::Blocked);
+    assert_eq!(early.last_error.unwrap().code, "original_invoice_missing");
+
+    // A pull while the invoices are not synced leaves both waiting.
+    deps.queue.send(&pull, 0).await.unwrap();
+    drain_queue(&deps, 10).await;
+    for id in ["inv_1c", "inv_2c"] {
+        let still = item(&deps, &tenant, RecordKind::Invoice, id).await;
+        assert_eq!(still.status, ItemStatus::Blocked, "{id}");
+    }
+
+    // The invoices reach Visma; the next pull sends the credit notes after them.
+    deps.queue
+        .send(
+            &domain::SyncJob::Push {
+                tenant: tenant.clone(),
+                kind: RecordKind::Invoice,
+                id: "inv_1".into(),
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_2",
+            invoice("inv_2", "1044", customer("cus_1", "10042")),
+        ),
+    )
+    .await;
+    drain_queue(&deps, 10).await;
+    deps.queue.send(&pull, 0).await.unwrap();
+    drain_queue(&deps, 10).await;
+    let booked = sb.customer_invoices(first_company(&sb));
+    for (credit_id, credit_number, original_id) in
+        [("inv_1c", "1043", "inv_1"), ("inv_2c", "1045", "inv_2")]
+    {
+        let synced = item(&deps, &tenant, RecordKind::Invoice, credit_id).await;
+        assert_eq!(
+            synced.status,
+            ItemStatus::Synced,
+            "{credit_id}: {:?}",
+            synced.last_error
+        );
+        let original = item(&deps, &tenant, RecordKind::Invoice, original_id).await;
+        let credit = booked
+            .iter()
+            .find(|i| i["BuyersOrderReference"] == format!("Aourly {credit_number}"))
+            .unwrap();
+        let named = format!("Kreditering av faktura {}", original.visma_number.unwrap());
+        assert_eq!(credit["OurReference"], named.as_str());
+        assert_eq!(
+            invoices_with_reference(&sb, &format!("Aourly {credit_number}")),
+            1
+        );
+    }
+}
+
 /// The race a reconnect's resume can lose: a webhook reads the connection as expired just
 /// before the owner reconnects and stores its item blocked just after the reconnect's resume
 /// looked for such items. The pull the reconnect queues resumes it.
