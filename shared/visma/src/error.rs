@@ -265,6 +265,10 @@ impl VismaError {
             VismaError::Transport { uncertain, .. } | VismaError::Decode { uncertain, .. } => {
                 *uncertain
             }
+            // A gateway in front of Visma gave up waiting (502, 504): the create behind it may
+            // still have gone through. A 500 or 503 is Visma's own answer, and PUT is a
+            // replace that is safe to send again.
+            VismaError::Api(e) => e.method == "POST" && matches!(e.status, 502 | 504),
             VismaError::Token(e) => e.uncertain,
             _ => false,
         }

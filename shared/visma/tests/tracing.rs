@@ -37,7 +37,7 @@ async fn logs_method_template_status_and_no_secrets() {
     let buffer = Buffer::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(buffer.clone())
-        .with_env_filter("trace")
+        .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);

@@ -1627,6 +1627,47 @@ async fn a_credit_note_waits_for_its_invoice_and_follows_it() {
     }
 }
 
+/// A gateway in front of Visma answers 504 while the create behind it still goes through, a
+/// second later: the push treats the outcome as unknown (claim kept, no quick retry) and the
+/// retry after the lease finds the invoice instead of booking it again.
+#[tokio::test]
+async fn a_gateway_timeout_on_a_create_that_went_through_gives_one_invoice() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    sb.set_faults(Faults {
+        gateway_timeout_then_commit: vec![DropRule {
+            method: "POST".into(),
+            route: "/v2/customerinvoices".into(),
+            times: 1,
+        }],
+        ..Faults::default()
+    });
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
+    let report = local::poll_once(&deps, 0).await.unwrap();
+    assert_eq!((report.received, report.returned.len()), (1, 1));
+    let pending = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert!(
+        pending.in_flight_owner.is_some(),
+        "an unknown outcome keeps the claim"
+    );
+    // Visma books it a moment after the gateway gave up.
+    tokio::time::sleep(
+        visma_sandbox::server::GATEWAY_COMMIT_DELAY + std::time::Duration::from_millis(300),
+    )
+    .await;
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+
+    expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    for handle in &report.returned {
+        deps.queue.change_visibility(handle, 0).await.unwrap();
+    }
+    drain_queue(&deps, 5).await;
+    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    assert_eq!(sb.count("POST", "/v2/customerinvoices"), 1);
+}
+
 /// The race a reconnect's resume can lose: a webhook reads the connection as expired just
 /// before the owner reconnects and stores its item blocked just after the reconnect's resume
 /// looked for such items. The pull the reconnect queues resumes it.

@@ -359,6 +359,8 @@ struct FaultsBody {
     #[serde(default)]
     drop_after_commit: Vec<DropRule>,
     #[serde(default)]
+    gateway_timeout_then_commit: Vec<DropRule>,
+    #[serde(default)]
     server_error_on: Vec<DropRule>,
 }
 
@@ -375,6 +377,7 @@ async fn put_faults(State(app): State<App>, body: Bytes) -> ApiResult<Response> 
         server_error_rate_percent: b.server_error_rate_percent,
         latency: Duration::from_millis(b.latency_ms),
         drop_after_commit: b.drop_after_commit,
+        gateway_timeout_then_commit: b.gateway_timeout_then_commit,
         server_error_on: b.server_error_on,
     });
     Ok(no_content())

@@ -22,6 +22,19 @@ use crate::errors::ApiError;
 use crate::state::Shared;
 use crate::types::LoggedRequest;
 
+/// How long after answering 504 a `gateway_timeout_then_commit` request is done.
+pub const GATEWAY_COMMIT_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What a gateway in front of Visma answers when it gives up waiting.
+fn gateway_timeout_page() -> Response {
+    (
+        StatusCode::GATEWAY_TIMEOUT,
+        [(header::CONTENT_TYPE, "text/html")],
+        "<html><body><h1>504 Gateway Time-out</h1></body></html>",
+    )
+        .into_response()
+}
+
 /// Router state.
 #[derive(Clone)]
 pub struct App {
@@ -186,23 +199,37 @@ async fn observe(State(app): State<App>, mut req: Request, next: Next) -> Respon
                 Err(e) => e.into_response(),
                 Ok(ctx) => {
                     req.extensions_mut().insert(ctx);
-                    let mut resp = next.run(req).await;
-                    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
-                        resp = ApiError::new(
-                            StatusCode::METHOD_NOT_ALLOWED,
-                            4002,
-                            format!(
+                    let gateway_gives_up = take_rule(
+                        &mut app.state.lock().faults.gateway_timeout_then_commit,
+                        &method,
+                        &route,
+                    );
+                    if gateway_gives_up {
+                        // The gateway answers now; Visma does the work a moment later.
+                        tokio::spawn(async move {
+                            tokio::time::sleep(GATEWAY_COMMIT_DELAY).await;
+                            let _ = next.run(req).await;
+                        });
+                        gateway_timeout_page()
+                    } else {
+                        let mut resp = next.run(req).await;
+                        if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+                            resp = ApiError::new(
+                                StatusCode::METHOD_NOT_ALLOWED,
+                                4002,
+                                format!(
                                 "The requested resource does not support http method '{method}'."
                             ),
-                        )
-                        .into_response();
+                            )
+                            .into_response();
+                        }
+                        let mut st = app.state.lock();
+                        if take_rule(&mut st.faults.drop_after_commit, &method, &route) {
+                            dropped = true;
+                            resp.extensions_mut().insert(DropConnection);
+                        }
+                        resp
                     }
-                    let mut st = app.state.lock();
-                    if take_rule(&mut st.faults.drop_after_commit, &method, &route) {
-                        dropped = true;
-                        resp.extensions_mut().insert(DropConnection);
-                    }
-                    resp
                 }
             }
         }

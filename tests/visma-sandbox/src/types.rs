@@ -86,6 +86,9 @@ pub struct Faults {
     pub latency: Duration,
     /// Do the work, commit state, then drop the TCP connection without any response.
     pub drop_after_commit: Vec<DropRule>,
+    /// Answer 504 at once with a gateway's HTML page (a proxy in front of Visma that gave up
+    /// waiting), and still do the work `GATEWAY_COMMIT_DELAY` (1 s) later.
+    pub gateway_timeout_then_commit: Vec<DropRule>,
     /// Deterministic 500 + 5000 (before doing anything) for a method + route template.
     pub server_error_on: Vec<DropRule>,
 }

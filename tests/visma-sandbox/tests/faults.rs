@@ -134,6 +134,35 @@ async fn server_error_injection() {
 }
 
 #[tokio::test]
+async fn gateway_timeout_then_commit_answers_504_and_does_the_work_later() {
+    let sb = start().await;
+    let company = sb.companies()[0].id;
+    let api = Api::new(&sb, company, ALL_SCOPES);
+    sb.set_faults(Faults {
+        gateway_timeout_then_commit: vec![DropRule {
+            method: "POST".into(),
+            route: "/v2/customers".into(),
+            times: 1,
+        }],
+        ..Faults::default()
+    });
+    let terms = api.terms_id(30).await;
+    let body = json!({"Name": "X", "InvoiceCity": "Y", "InvoicePostalCode": "1", "TermsOfPaymentId": terms, "IsPrivatePerson": false, "IsActive": true});
+    assert_eq!(
+        api.post("/v2/customers", &body).await.0,
+        StatusCode::GATEWAY_TIMEOUT
+    );
+    assert!(sb.customers(company).is_empty(), "not done yet");
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    assert_eq!(sb.customers(company).len(), 1, "done a moment later");
+    assert_eq!(
+        api.post("/v2/customers", &body).await.0,
+        StatusCode::CREATED,
+        "used up after `times`"
+    );
+}
+
+#[tokio::test]
 async fn drop_after_commit_closes_connection_but_keeps_state() {
     let sb = start().await;
     let company = sb.companies()[0].id;
