@@ -21,6 +21,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use domain::connection::ConnectionStatus;
+use domain::outbound::OutboundType;
 use domain::{InvalidEvent, SignatureError, SyncJob, TenantId, WebhookEvent};
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -225,6 +226,9 @@ async fn store_and_queue(
         if needs_send {
             send(deps, &items, tenant, event.id().as_str(), push_job(event)).await?;
         }
+        if let (true, Some(hold)) = (stored, &hold) {
+            announce_held(deps, tenant, kind, record_id, hold).await;
+        }
         if !stored {
             tracing::info!(
                 item_status = ?current.as_ref().map(|c| c.status),
@@ -246,6 +250,28 @@ async fn store_and_queue(
         source: "the sync item kept changing concurrently".into(),
     }
     .into())
+}
+
+/// Aourly hears of a record held blocked (expired connection) like of any blocked record,
+/// once, for the delivery that stored it. Best effort: if the event cannot be queued the
+/// record is still stored and held (and `visma.connection.expired` has told Aourly why); the
+/// delivery is not failed for it, since a repeated delivery would not announce it either.
+async fn announce_held(
+    deps: &Deps,
+    tenant: &TenantId,
+    kind: domain::RecordKind,
+    record_id: &str,
+    hold: &ItemError,
+) {
+    let data = serde_json::json!({
+        "kind": store::keys::kind_str(kind),
+        "id": record_id,
+        "status": "blocked",
+        "last_error": {"code": hold.code, "detail": hold.detail},
+    });
+    if let Err(e) = crate::events::emit(deps, tenant, OutboundType::ItemBlocked, data).await {
+        tracing::warn!(error = %e, "could not queue visma.item.blocked for a held record");
+    }
 }
 
 /// Whether `event` replaces the stored record: only customer events, and only when not

@@ -401,6 +401,48 @@ async fn an_expired_connection_holds_the_event_as_blocked_without_a_job() {
     assert!(drain_jobs(&deps).await.is_empty());
 }
 
+/// With outbound events on, Aourly hears of an event held blocked like any blocked record:
+/// one `visma.item.blocked`, queued with the event (and not again for a repeated delivery).
+#[tokio::test]
+async fn an_event_held_for_an_expired_connection_is_announced_as_blocked() {
+    let sb = integration_tests::sandbox().await;
+    let deps = integration_tests::deps_with_sandbox(
+        &sb,
+        &[
+            ("AOURLY_EVENTS_URL", "http://127.0.0.1:9/events"),
+            ("AOURLY_EVENTS_SECRET", "test-events-secret"),
+        ],
+    )
+    .await;
+    let tenant = TenantId::parse("acme").unwrap();
+    integration_tests::connect_tenant(&deps, &sb, &tenant, integration_tests::first_company(&sb))
+        .await;
+    deps.connections
+        .leave_connected(
+            &tenant,
+            ConnectionStatus::Expired,
+            Some("Visma refused the refresh token"),
+            chrono::Utc::now(),
+            true,
+        )
+        .await
+        .unwrap();
+    let delivery = invoice_event("evt_1", "acme", "inv_1");
+    assert_eq!(post(&deps, &delivery).await.status, 202);
+    assert_eq!(post(&deps, &delivery).await.status, 202);
+
+    let jobs = drain_jobs(&deps).await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let SyncJob::Emit { event } = &jobs[0] else {
+        panic!("an event, got {jobs:?}");
+    };
+    assert_eq!(event.kind, domain::outbound::OutboundType::ItemBlocked);
+    assert_eq!(event.data["kind"], "invoice");
+    assert_eq!(event.data["id"], "inv_1");
+    assert_eq!(event.data["status"], "blocked");
+    assert_eq!(event.data["last_error"]["code"], "connection_expired");
+}
+
 #[tokio::test]
 async fn the_same_event_delivered_three_times_at_once_is_stored_and_queued_once() {
     let (_sb, deps, tenant) = connected("acme").await;
