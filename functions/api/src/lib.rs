@@ -1,6 +1,7 @@
 //! The management API behind the Integrations page (CONTRACT §4), plus `GET /health`.
 
 mod auth;
+mod body;
 mod items;
 mod reads;
 
@@ -92,13 +93,18 @@ async fn connect(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, Problem> {
     let caller = auth::authorize(&deps, &parts, &tenant, Access::Write)?;
-    let body: ConnectBody = serde_json::from_slice(&body).map_err(|_| {
-        Problem::new(
+    let body: ConnectBody = body::parse(&body).map_err(|e| {
+        let problem = Problem::new(
             StatusCode::BAD_REQUEST,
             "invalid_body",
             "The body must be JSON",
-        )
-        .field("return_url", "required")
+        );
+        match e {
+            body::BodyError::Field { field, message } if !field.is_empty() => {
+                problem.field(field, message)
+            }
+            _ => problem.field("return_url", "required"),
+        }
     })?;
     let return_url = body.return_url.unwrap_or_default();
     let url = connection::start(

@@ -210,14 +210,26 @@ pub async fn put_mapping(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, Problem> {
     let caller = auth::authorize(&deps, &parts, &tenant, Access::Write)?;
-    let input: MappingInput = serde_json::from_slice(&body).map_err(|_| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "The body must be an account mapping",
-        )
-        .detail("expected {\"sales\": [...], \"accounts\": {...}}")
-    })?;
+    let input: MappingInput = match crate::body::parse(&body) {
+        Ok(input) => input,
+        // A value of the wrong type in an entry is a bad entry, named like the others.
+        Err(crate::body::BodyError::Field { field, message }) if !field.is_empty() => {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_mapping",
+                "The account mapping has invalid entries",
+            )
+            .field(field, message))
+        }
+        Err(_) => {
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "The body must be an account mapping",
+            )
+            .detail("expected {\"sales\": [...], \"accounts\": {...}}"))
+        }
+    };
     match app::mapping::save(&deps, &caller.tenant, &input).await {
         Ok(saved) => Ok(Json(mapping_body(&saved))),
         Err(SaveError::Invalid(errors)) => {

@@ -196,8 +196,30 @@ async fn a_put_with_bad_entries_is_rejected_entry_by_entry_and_stores_nothing() 
     // Nothing stored: still the unconfirmed proposal.
     assert_eq!(mapping(&deps).await.body, before);
 
-    let malformed = put(&deps, json!({"sales": "all of them"})).await;
-    assert_eq!(malformed.status, 400);
+    // A value of the wrong type is a bad entry too, named by its path.
+    for (body, field, message) in [
+        (json!({"sales": "all of them"}), "sales", "must be an array"),
+        (
+            json!({"sales": [{"vat_rate": "25", "revenue_account": 3001}]}),
+            "sales[0].revenue_account",
+            "must be a string",
+        ),
+        (
+            json!({"accounts": {"bank": 1930}}),
+            "accounts.bank",
+            "must be a string",
+        ),
+    ] {
+        let answer = put(&deps, body.clone()).await;
+        assert_eq!(answer.status, 422, "{body}: {}", answer.text);
+        assert_eq!(answer.body["code"], "invalid_mapping");
+        assert_eq!(
+            answer.body["errors"],
+            json!([{"field": field, "message": message}]),
+            "{body}"
+        );
+    }
+    assert_eq!(mapping(&deps).await.body, before);
 }
 
 #[tokio::test]
