@@ -32,6 +32,18 @@ fn invoice_1042() -> Value {
     invoice("inv_1", "1042", customer("cus_1", "10042"))
 }
 
+/// `invoice.credited` for the whole of invoice 1042's amount, crediting `credits`.
+fn credit_note(id: &str, number: &str, credits: &str) -> Value {
+    let mut credit = invoice(id, number, customer("cus_1", "10042"));
+    credit["lines"][0]["quantity"] = json!("-12.5");
+    credit["totals"] = json!({"net": "-11875.00", "vat": "-2968.75", "gross": "-14843.75"});
+    event(
+        &format!("evt_{id}"),
+        "invoice.credited",
+        json!({"invoice": credit, "credits_invoice_id": credits}),
+    )
+}
+
 fn today() -> String {
     chrono::Utc::now().date_naive().to_string()
 }
@@ -72,6 +84,42 @@ async fn item(deps: &Deps, tenant: &TenantId, kind: RecordKind, id: &str) -> sto
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("no item {id}"))
+}
+
+/// Runs a pull job through the worker, as the schedule or a reconnect queues it.
+async fn run_pull_job(deps: &Deps, tenant: &TenantId) {
+    deps.queue
+        .send(
+            &domain::SyncJob::Pull {
+                tenant: tenant.clone(),
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    drain_queue(deps, 10).await;
+}
+
+/// Queues a push job for an item (as a retry, a re-queue or a redelivery would).
+async fn queue_push(deps: &Deps, tenant: &TenantId, kind: RecordKind, id: &str) {
+    deps.queue
+        .send(
+            &domain::SyncJob::Push {
+                tenant: tenant.clone(),
+                kind,
+                id: id.into(),
+            },
+            0,
+        )
+        .await
+        .unwrap();
+}
+
+/// Makes the messages a poll returned visible again at once (skipping their backoff).
+async fn redeliver_now(deps: &Deps, report: &local::PollReport) {
+    for handle in &report.returned {
+        deps.queue.change_visibility(handle, 0).await.unwrap();
+    }
 }
 
 fn invoices_with_reference(sb: &Sandbox, reference: &str) -> usize {
@@ -566,9 +614,7 @@ async fn a_dropped_connection_after_visma_committed_still_gives_one_invoice() {
 
     // The lease runs out; the retry looks the invoice up instead of booking it again.
     expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
-    for handle in &report.returned {
-        deps.queue.change_visibility(handle, 0).await.unwrap();
-    }
+    redeliver_now(&deps, &report).await;
     drain_queue(&deps, 5).await;
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
     assert_eq!(sb.count("POST", "/v2/customerinvoices"), 1);
@@ -865,18 +911,7 @@ async fn a_credit_note_names_the_credited_visma_invoice() {
     post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     drain_queue(&deps, 10).await;
     let original = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
-    let mut credit = invoice("inv_1c", "1043", customer("cus_1", "10042"));
-    credit["lines"][0]["quantity"] = json!("-12.5");
-    credit["totals"] = json!({"net": "-11875.00", "vat": "-2968.75", "gross": "-14843.75"});
-    post_webhook(
-        &deps,
-        &event(
-            "evt_2",
-            "invoice.credited",
-            json!({"invoice": credit, "credits_invoice_id": "inv_1"}),
-        ),
-    )
-    .await;
+    post_webhook(&deps, &credit_note("inv_1c", "1043", "inv_1")).await;
     drain_queue(&deps, 10).await;
     let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1c").await;
     assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
@@ -1013,11 +1048,7 @@ async fn vouchers_are_pushed_checked_and_not_pulled_back() {
         .contains("9999"));
 
     // A pull that changes nothing leaves it alone (it would only block again).
-    let pull = domain::SyncJob::Pull {
-        tenant: tenant.clone(),
-    };
-    deps.queue.send(&pull, 0).await.unwrap();
-    drain_queue(&deps, 10).await;
+    run_pull_job(&deps, &tenant).await;
     let still = item(&deps, &tenant, RecordKind::Voucher, "vch_8").await;
     assert_eq!(still.status, ItemStatus::Blocked);
     assert_eq!(
@@ -1117,16 +1148,7 @@ async fn an_invoice_pushed_before_the_first_pull_is_resumed_by_that_pull() {
     assert_eq!(waiting.status, ItemStatus::Blocked);
     assert_eq!(waiting.last_error.unwrap().code, "mapping_incomplete");
 
-    deps.queue
-        .send(
-            &domain::SyncJob::Pull {
-                tenant: tenant.clone(),
-            },
-            0,
-        )
-        .await
-        .unwrap();
-    drain_queue(&deps, 10).await;
+    run_pull_job(&deps, &tenant).await;
     let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
@@ -1156,16 +1178,7 @@ async fn an_item_blocked_by_a_disconnect_goes_after_the_reconnect() {
     assert_eq!(waiting.last_error.unwrap().code, "not_connected");
 
     connect_tenant(&deps, &sb, &tenant, first_company(&sb)).await;
-    deps.queue
-        .send(
-            &domain::SyncJob::Pull {
-                tenant: tenant.clone(),
-            },
-            0,
-        )
-        .await
-        .unwrap();
-    drain_queue(&deps, 10).await;
+    run_pull_job(&deps, &tenant).await;
     let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
@@ -1223,9 +1236,7 @@ async fn a_pushed_voucher_whose_answer_was_lost_is_not_pulled_back() {
 
     // The retry finds it instead of posting it again.
     expire_claim(&deps, &tenant, RecordKind::Voucher, "vch_7").await;
-    for handle in &report.returned {
-        deps.queue.change_visibility(handle, 0).await.unwrap();
-    }
+    redeliver_now(&deps, &report).await;
     drain_queue(&deps, 5).await;
     assert_eq!(in_visma(&sb), 1);
     assert_eq!(
@@ -1278,9 +1289,7 @@ async fn a_lost_create_of_a_customer_with_a_long_name_and_no_number_is_found_by_
     );
 
     expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_p").await;
-    for handle in &report.returned {
-        deps.queue.change_visibility(handle, 0).await.unwrap();
-    }
+    redeliver_now(&deps, &report).await;
     drain_queue(&deps, 5).await;
     let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_p").await;
     assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
@@ -1417,9 +1426,7 @@ async fn an_outcome_whose_event_could_not_be_queued_is_still_reported() {
 
     // The claim's lease ends; the retry finds the invoice in Visma and reports it.
     expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
-    for handle in &report.returned {
-        deps.queue.change_visibility(handle, 0).await.unwrap();
-    }
+    redeliver_now(&deps, &report).await;
     let mut synced_events = 0;
     for _ in 0..10 {
         let messages = deps.queue.receive(10, 0).await.unwrap();
@@ -1497,17 +1504,7 @@ async fn a_last_receive_that_finds_another_worker_pushing_does_not_mark_it_faile
 
     // The holder's own job carries on (here: its lease ends and its job is delivered again).
     expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
-    deps.queue
-        .send(
-            &domain::SyncJob::Push {
-                tenant: tenant.clone(),
-                kind: RecordKind::Invoice,
-                id: "inv_1".into(),
-            },
-            0,
-        )
-        .await
-        .unwrap();
+    queue_push(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     drain_queue(&deps, 10).await;
     assert_eq!(
         item(&deps, &tenant, RecordKind::Invoice, "inv_1")
@@ -1525,19 +1522,6 @@ async fn a_last_receive_that_finds_another_worker_pushing_does_not_mark_it_faile
 async fn a_credit_note_waits_for_its_invoice_and_follows_it() {
     let sb = sandbox().await;
     let (deps, tenant) = ready(&sb).await;
-    let credit_note = |id: &str, number: &str, credits: &str| {
-        let mut credit = invoice(id, number, customer("cus_1", "10042"));
-        credit["lines"][0]["quantity"] = json!("-12.5");
-        credit["totals"] = json!({"net": "-11875.00", "vat": "-2968.75", "gross": "-14843.75"});
-        event(
-            &format!("evt_{id}"),
-            "invoice.credited",
-            json!({"invoice": credit, "credits_invoice_id": credits}),
-        )
-    };
-    let pull = domain::SyncJob::Pull {
-        tenant: tenant.clone(),
-    };
 
     // The invoice is accepted; its job sits far back in a long backlog (taken out here).
     post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
@@ -1572,25 +1556,14 @@ async fn a_credit_note_waits_for_its_invoice_and_follows_it() {
     assert_eq!(early.last_error.unwrap().code, "original_invoice_missing");
 
     // A pull while the invoices are not synced leaves both waiting.
-    deps.queue.send(&pull, 0).await.unwrap();
-    drain_queue(&deps, 10).await;
+    run_pull_job(&deps, &tenant).await;
     for id in ["inv_1c", "inv_2c"] {
         let still = item(&deps, &tenant, RecordKind::Invoice, id).await;
         assert_eq!(still.status, ItemStatus::Blocked, "{id}");
     }
 
     // The invoices reach Visma; the next pull sends the credit notes after them.
-    deps.queue
-        .send(
-            &domain::SyncJob::Push {
-                tenant: tenant.clone(),
-                kind: RecordKind::Invoice,
-                id: "inv_1".into(),
-            },
-            0,
-        )
-        .await
-        .unwrap();
+    queue_push(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     post_webhook(
         &deps,
         &invoice_event(
@@ -1600,8 +1573,7 @@ async fn a_credit_note_waits_for_its_invoice_and_follows_it() {
     )
     .await;
     drain_queue(&deps, 10).await;
-    deps.queue.send(&pull, 0).await.unwrap();
-    drain_queue(&deps, 10).await;
+    run_pull_job(&deps, &tenant).await;
     let booked = sb.customer_invoices(first_company(&sb));
     for (credit_id, credit_number, original_id) in
         [("inv_1c", "1043", "inv_1"), ("inv_2c", "1045", "inv_2")]
@@ -1658,9 +1630,7 @@ async fn a_gateway_timeout_on_a_create_that_went_through_gives_one_invoice() {
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
 
     expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
-    for handle in &report.returned {
-        deps.queue.change_visibility(handle, 0).await.unwrap();
-    }
+    redeliver_now(&deps, &report).await;
     drain_queue(&deps, 5).await;
     let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
@@ -1687,13 +1657,9 @@ async fn an_item_blocked_just_after_the_reconnect_resumed_is_resumed_by_its_pull
         .unwrap();
     let answer = post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     assert_eq!(answer.status, 202);
-    let pull = domain::SyncJob::Pull {
-        tenant: tenant.clone(),
-    };
 
     // While the connection is expired a pull is skipped and resumes nothing.
-    deps.queue.send(&pull, 0).await.unwrap();
-    drain_queue(&deps, 10).await;
+    run_pull_job(&deps, &tenant).await;
     let waiting = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     assert_eq!(waiting.status, ItemStatus::Blocked);
     assert_eq!(waiting.last_error.unwrap().code, "connection_expired");
@@ -1708,8 +1674,7 @@ async fn an_item_blocked_just_after_the_reconnect_resumed_is_resumed_by_its_pull
             .status,
         ItemStatus::Blocked
     );
-    deps.queue.send(&pull, 0).await.unwrap();
-    drain_queue(&deps, 10).await;
+    run_pull_job(&deps, &tenant).await;
     assert_eq!(
         item(&deps, &tenant, RecordKind::Invoice, "inv_1")
             .await
@@ -1719,8 +1684,7 @@ async fn an_item_blocked_just_after_the_reconnect_resumed_is_resumed_by_its_pull
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
 
     // The next pull finds nothing left to resume, and nothing is pushed twice.
-    deps.queue.send(&pull, 0).await.unwrap();
-    drain_queue(&deps, 10).await;
+    run_pull_job(&deps, &tenant).await;
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
 }
 
@@ -1857,9 +1821,7 @@ async fn a_rate_budget_booked_beyond_the_longest_wait_sends_nothing_and_the_job_
         .send()
         .await
         .unwrap();
-    for handle in &report.returned {
-        deps.queue.change_visibility(handle, 0).await.unwrap();
-    }
+    redeliver_now(&deps, &report).await;
     drain_queue(&deps, 5).await;
     assert_eq!(sb.count("POST", "/v2/customerinvoices"), 1);
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
