@@ -86,6 +86,13 @@ async fn item(deps: &Deps, tenant: &TenantId, kind: RecordKind, id: &str) -> sto
         .unwrap_or_else(|| panic!("no item {id}"))
 }
 
+/// `inv_1` (invoice 1042) is synced, and Visma has it once.
+async fn assert_1042_synced_once(deps: &Deps, sb: &Sandbox, tenant: &TenantId) {
+    let synced = item(deps, tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+    assert_eq!(invoices_with_reference(sb, "Aourly 1042"), 1);
+}
+
 /// Runs a pull job through the worker, as the schedule or a reconnect queues it.
 async fn run_pull_job(deps: &Deps, tenant: &TenantId) {
     deps.queue
@@ -820,13 +827,7 @@ async fn a_poison_message_dead_letters_then_a_retry_syncs_it() {
     .await;
     assert_eq!(retry.status, 202, "{}", retry.text);
     drain_queue(&deps, 10).await;
-    assert_eq!(
-        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
-            .await
-            .status,
-        ItemStatus::Synced
-    );
-    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    assert_1042_synced_once(&deps, &sb, &tenant).await;
     // The stale dead letter, replayed, does nothing.
     let replay: domain::SyncJob = serde_json::from_str(&dead[0].body).unwrap();
     deps.queue.send(&replay, 0).await.unwrap();
@@ -895,13 +896,7 @@ async fn blocked_on_the_mapping_resumes_when_the_mapping_is_fixed() {
     .await;
     assert_eq!(fixed.status, 200, "{}", fixed.text);
     drain_queue(&deps, 10).await;
-    assert_eq!(
-        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
-            .await
-            .status,
-        ItemStatus::Synced
-    );
-    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    assert_1042_synced_once(&deps, &sb, &tenant).await;
 }
 
 #[tokio::test]
@@ -1123,13 +1118,7 @@ async fn an_expired_connection_blocks_and_reconnect_resumes() {
     .await;
     assert_eq!(landed.status, 302);
     drain_queue(&deps, 10).await;
-    assert_eq!(
-        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
-            .await
-            .status,
-        ItemStatus::Synced
-    );
-    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    assert_1042_synced_once(&deps, &sb, &tenant).await;
 }
 
 /// Right after a connect, the first pull's job and the first webhooks' jobs share the queue: an
@@ -1149,9 +1138,7 @@ async fn an_invoice_pushed_before_the_first_pull_is_resumed_by_that_pull() {
     assert_eq!(waiting.last_error.unwrap().code, "mapping_incomplete");
 
     run_pull_job(&deps, &tenant).await;
-    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
-    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
-    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    assert_1042_synced_once(&deps, &sb, &tenant).await;
     assert_eq!(sb.customers(first_company(&sb)).len(), 1);
 }
 
@@ -1179,9 +1166,7 @@ async fn an_item_blocked_by_a_disconnect_goes_after_the_reconnect() {
 
     connect_tenant(&deps, &sb, &tenant, first_company(&sb)).await;
     run_pull_job(&deps, &tenant).await;
-    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
-    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
-    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    assert_1042_synced_once(&deps, &sb, &tenant).await;
 }
 
 /// A voucher push whose answer was lost: Visma has the voucher, the push has not recorded its
@@ -1506,13 +1491,7 @@ async fn a_last_receive_that_finds_another_worker_pushing_does_not_mark_it_faile
     expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     queue_push(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     drain_queue(&deps, 10).await;
-    assert_eq!(
-        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
-            .await
-            .status,
-        ItemStatus::Synced
-    );
-    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    assert_1042_synced_once(&deps, &sb, &tenant).await;
 }
 
 /// A credit note whose invoice is still queued when the queue gives up on it waits blocked
@@ -1632,9 +1611,7 @@ async fn a_gateway_timeout_on_a_create_that_went_through_gives_one_invoice() {
     expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     redeliver_now(&deps, &report).await;
     drain_queue(&deps, 5).await;
-    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
-    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
-    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    assert_1042_synced_once(&deps, &sb, &tenant).await;
     assert_eq!(sb.count("POST", "/v2/customerinvoices"), 1);
 }
 
@@ -1675,13 +1652,7 @@ async fn an_item_blocked_just_after_the_reconnect_resumed_is_resumed_by_its_pull
         ItemStatus::Blocked
     );
     run_pull_job(&deps, &tenant).await;
-    assert_eq!(
-        item(&deps, &tenant, RecordKind::Invoice, "inv_1")
-            .await
-            .status,
-        ItemStatus::Synced
-    );
-    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    assert_1042_synced_once(&deps, &sb, &tenant).await;
 
     // The next pull finds nothing left to resume, and nothing is pushed twice.
     run_pull_job(&deps, &tenant).await;
