@@ -143,6 +143,21 @@ impl<'a> TenantTokens<'a> {
             // is our own configuration (a wrong or rotated client secret): expiring every
             // tenant for it would send all owners to Reconnect for nothing.
             Err(e) if refresh_token_refused(&e) => {
+                // The refusal is about the tokens this worker read. If a reconnect stored new
+                // ones meanwhile (or a disconnect deleted them), it says nothing about the
+                // connection as it is now: retried with whatever is stored.
+                let replaced = vault
+                    .load(&self.tenant)
+                    .await
+                    .map_err(store_failure)?
+                    .is_none_or(|current| current.version != stored.version);
+                if replaced {
+                    tracing::info!(tenant = %self.tenant, "Visma refused the old refresh token, but the tokens were replaced meanwhile");
+                    return Err(VismaError::token_source(
+                        ErrorClass::Transient,
+                        "the Visma tokens were replaced while they were being refreshed",
+                    ));
+                }
                 tracing::warn!(tenant = %self.tenant, error = %e, "Visma refused the refresh token; marking the connection expired");
                 // Aourly is told before the status changes: once it has changed, no later
                 // worker would tell it. Only the lease holder gets here, so this is sent once

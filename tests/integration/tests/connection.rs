@@ -490,6 +490,45 @@ async fn revoked_tokens_expire_the_connection_and_reconnect_keeps_the_mapping() 
     assert_eq!(after["confirmed"], true);
 }
 
+/// A refresh with a refresh token Visma no longer accepts is still in flight when the owner
+/// reconnects: its refusal concerns the old tokens, so it must not mark the new connection
+/// expired.
+#[tokio::test]
+async fn a_refusal_of_the_old_tokens_during_a_reconnect_leaves_the_new_connection_alone() {
+    let sb = sandbox().await;
+    let deps = deps_with_sandbox(&sb, &[]).await;
+    let company = first_company(&sb);
+    connect(&deps, &sb, "acme", company).await;
+    let tenant = TenantId::parse("acme").unwrap();
+    sb.revoke_all_tokens();
+    sb.set_faults(visma_sandbox::types::Faults {
+        token_latency: std::time::Duration::from_millis(600),
+        ..Default::default()
+    });
+
+    let old = TenantTokens::new(&deps, tenant.clone());
+    let in_flight = async { deps.visma.connect(&old).company_settings().get().await };
+    let reconnect = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        connect_tenant(&deps, &sb, &tenant, company).await;
+    };
+    let (answer, ()) = tokio::join!(in_flight, reconnect);
+    // The client retries a transient failure, and then finds the new tokens.
+    if let Err(err) = answer {
+        assert_eq!(err.class(), visma::ErrorClass::Transient, "{err}");
+    }
+
+    assert_eq!(status(&deps, "acme").await["status"], "connected");
+    sb.set_faults(visma_sandbox::types::Faults::default());
+    let fresh = TenantTokens::new(&deps, tenant.clone());
+    deps.visma
+        .connect(&fresh)
+        .company_settings()
+        .get()
+        .await
+        .expect("the new tokens work");
+}
+
 #[tokio::test]
 async fn a_crash_between_refresh_and_store_is_explained_and_reconnect_recovers() {
     let sb = sandbox().await;

@@ -357,6 +357,8 @@ struct FaultsBody {
     #[serde(default)]
     latency_ms: u64,
     #[serde(default)]
+    token_latency_ms: u64,
+    #[serde(default)]
     drop_after_commit: Vec<DropRule>,
     #[serde(default)]
     gateway_timeout_then_commit: Vec<DropRule>,
@@ -376,6 +378,7 @@ async fn put_faults(State(app): State<App>, body: Bytes) -> ApiResult<Response> 
     app.state.set_faults(Faults {
         server_error_rate_percent: b.server_error_rate_percent,
         latency: Duration::from_millis(b.latency_ms),
+        token_latency: Duration::from_millis(b.token_latency_ms),
         drop_after_commit: b.drop_after_commit,
         gateway_timeout_then_commit: b.gateway_timeout_then_commit,
         server_error_on: b.server_error_on,

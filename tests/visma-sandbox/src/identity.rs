@@ -490,6 +490,10 @@ fn verify_pkce(code: &AuthCode, verifier: Option<&str>) -> bool {
 }
 
 async fn token(State(app): State<App>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let latency = app.state.lock().faults.token_latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     if !is_form(&headers) {
         return oauth_error(
             StatusCode::BAD_REQUEST,

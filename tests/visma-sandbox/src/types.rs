@@ -77,13 +77,17 @@ pub struct TokenPair {
     pub expires_in: u64,
 }
 
-/// Fault injection for `/v2/...` requests (never identity or admin).
+/// Fault injection for `/v2/...` requests (never identity or admin), and a delay for the
+/// token endpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Faults {
     /// 0..=100: share of API requests answered 500 + ErrorCode 5000 before doing anything.
     pub server_error_rate_percent: u8,
     /// Added to every API request.
     pub latency: Duration,
+    /// Added to every `/connect/token` request (a slow identity server: a refresh that is
+    /// still in flight while something else happens).
+    pub token_latency: Duration,
     /// Do the work, commit state, then drop the TCP connection without any response.
     pub drop_after_commit: Vec<DropRule>,
     /// Answer 504 at once with a gateway's HTML page (a proxy in front of Visma that gave up
