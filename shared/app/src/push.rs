@@ -855,7 +855,10 @@ async fn push_voucher(
         .ok_or_else(|| {
             blocked(
                 "fiscal_year_missing",
-                format!("Visma has no fiscal year containing {}", voucher.date()),
+                format!(
+                    "no fiscal year containing {} has been pulled from Visma; create it in Visma if it is missing (the next pull resumes this record)",
+                    voucher.date()
+                ),
             )
         })?;
     if year.locked {
