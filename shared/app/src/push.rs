@@ -330,20 +330,23 @@ pub async fn mark_exhausted(
             ),
         ),
     };
+    let outcome = match status {
+        ItemStatus::Blocked => PushOutcome::Blocked(error.clone()),
+        _ => PushOutcome::Failed(error.clone()),
+    };
+    // Reported first, as in `run`: if the event cannot be queued the item stays pending and
+    // the re-queue of stale pending items tries it again; reported after the store write,
+    // the event would be lost with this last message.
+    report(deps, &item, &outcome).await?;
     match items
         .set_status(&item, status, Some(&error), Utc::now())
         .await
     {
-        Ok(_) => {}
-        // It moved on meanwhile (synced by a late success, or retried): that state stands.
-        Err(StoreError::ConditionFailed) => return Ok(()),
-        Err(e) => return Err(e),
+        // It moved on meanwhile (synced by a late success, or retried): that state stands,
+        // and its own event follows this one.
+        Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e),
     }
-    let outcome = match status {
-        ItemStatus::Blocked => PushOutcome::Blocked(error),
-        _ => PushOutcome::Failed(error),
-    };
-    report(deps, &item, &outcome).await
 }
 
 /// Outbound events for the outcome (CONTRACT §7).

@@ -1329,11 +1329,33 @@ async fn a_customer_without_a_number_pushed_twice_at_once_is_created_once() {
     }
 }
 
-/// Refuses the first `SendMessage` of a `visma.invoice.synced` event (an SQS fault), passes
+/// Refuses the first `SendMessage` whose body contains `needle` (an SQS fault), passes
 /// everything else.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct RefuseFirstEmit {
+    needle: &'static str,
     refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl RefuseFirstEmit {
+    fn of(needle: &'static str) -> Self {
+        Self {
+            needle,
+            refused: Default::default(),
+        }
+    }
+
+    /// `deps` whose queue client refuses that first send.
+    async fn on(&self, deps: &Deps) -> Deps {
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&integration_tests::aws().await)
+                .interceptor(self.clone())
+                .build(),
+        );
+        let mut faulty = deps.clone();
+        faulty.queue = store::Queue::new(sqs, deps.queue.url(), deps.queue.dead_letter_url());
+        faulty
+    }
 }
 
 impl aws_sdk_sqs::config::Intercept for RefuseFirstEmit {
@@ -1353,7 +1375,7 @@ impl aws_sdk_sqs::config::Intercept for RefuseFirstEmit {
             .bytes()
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
-        if body.contains("visma.invoice.synced") {
+        if body.contains(self.needle) {
             use std::sync::atomic::Ordering;
             if self.refused.fetch_add(1, Ordering::SeqCst) == 0 {
                 return Err("injected: SQS refused the send".into());
@@ -1377,14 +1399,8 @@ async fn an_outcome_whose_event_could_not_be_queued_is_still_reported() {
         ],
     )
     .await;
-    let fault = RefuseFirstEmit::default();
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::config::Builder::from(&integration_tests::aws().await)
-            .interceptor(fault.clone())
-            .build(),
-    );
-    let mut deps = plain.clone();
-    deps.queue = store::Queue::new(sqs, plain.queue.url(), plain.queue.dead_letter_url());
+    let fault = RefuseFirstEmit::of("visma.invoice.synced");
+    let deps = fault.on(&plain).await;
 
     // The first pull's events are not this test's subject.
     loop {
@@ -1613,6 +1629,57 @@ async fn a_gateway_timeout_on_a_create_that_went_through_gives_one_invoice() {
     drain_queue(&deps, 5).await;
     assert_1042_synced_once(&deps, &sb, &tenant).await;
     assert_eq!(sb.count("POST", "/v2/customerinvoices"), 1);
+}
+
+/// On the queue's last receive the item is marked failed, and `visma.item.failed` is queued
+/// first: if that send fails the item stays pending (the hourly re-queue of stale pending
+/// items, or the owner's Retry, takes it again) rather than failed without a word to Aourly.
+#[tokio::test]
+async fn a_failure_on_the_last_receive_is_not_stored_without_its_event() {
+    let sb = sandbox().await;
+    let (plain, tenant) = ready_with(
+        &sb,
+        &[
+            ("AOURLY_EVENTS_URL", "http://127.0.0.1:9/events"),
+            ("AOURLY_EVENTS_SECRET", "test-events-secret"),
+        ],
+    )
+    .await;
+    let fault = RefuseFirstEmit::of("visma.item.failed");
+    let deps = fault.on(&plain).await;
+    sb.set_faults(Faults {
+        server_error_on: vec![DropRule {
+            method: "POST".into(),
+            route: "/v2/customerinvoices".into(),
+            times: 1000,
+        }],
+        ..Faults::default()
+    });
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
+    // Each poll: the pull's events are rescheduled, the push fails and comes back.
+    drain_queue(&deps, 20).await;
+    assert_eq!(fault.refused.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let waiting = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(
+        waiting.status,
+        ItemStatus::Pending,
+        "{:?}",
+        waiting.last_error
+    );
+
+    // Visma is back; the owner retries (or the hourly re-queue does).
+    sb.set_faults(Faults::default());
+    let retry = call(
+        &deps,
+        "POST",
+        "/tenants/acme/visma/sync-items/invoice/inv_1/retry",
+        Some(&jwt("acme", "owner")),
+        None,
+    )
+    .await;
+    assert_eq!(retry.status, 202, "{}", retry.text);
+    drain_queue(&deps, 20).await;
+    assert_1042_synced_once(&deps, &sb, &tenant).await;
 }
 
 /// The race a reconnect's resume can lose: a webhook reads the connection as expired just
