@@ -23,7 +23,7 @@ use domain::connection::ConnectionStatus;
 use domain::outbound::OutboundType;
 use domain::pull::{terms_for_days, CustomerKey, FiscalYear, IndexedCustomer, SalesTerms};
 use domain::{Customer, EventData, Invoice, RecordKind, TenantId, VatRate, Voucher};
-use store::{Claim, Finish, ItemError, ItemStatus, Pulled, StoreError, SyncItem, SyncItems};
+use store::{Claim, Finish, ItemError, ItemStatus, Lease, Pulled, StoreError, SyncItem, SyncItems};
 use visma::models::{
     ArticleId, CustomerId, CustomerInvoice, CustomerInvoiceRow, TermsOfPaymentId, VoucherRow,
 };
@@ -394,6 +394,8 @@ async fn push_claimed(
             ))
         }
     }
+    // Who holds a customer's creation lease: this item, whichever worker pushes it.
+    let pusher = format!("{}#{}", store::keys::kind_str(item.kind), item.id);
     let event = item
         .event()
         .map_err(|e| {
@@ -407,11 +409,11 @@ async fn push_claimed(
     let api = deps.visma.connect(&tokens);
     match event.data() {
         EventData::CustomerCreated(customer) => {
-            let id = resolve_customer(deps, &api, tenant, customer, look_first).await?;
+            let id = resolve_customer(deps, &api, tenant, customer, look_first, &pusher).await?;
             Ok((id.to_string(), customer.number.clone()))
         }
         EventData::CustomerUpdated(customer) => {
-            let id = resolve_customer(deps, &api, tenant, customer, look_first).await?;
+            let id = resolve_customer(deps, &api, tenant, customer, look_first, &pusher).await?;
             let pulled = Pulled::new(deps.table.clone());
             let state = pulled.pull_state(tenant).await?;
             let terms = terms_for(&api, &state.sales_terms, customer.payment_terms_days).await?;
@@ -437,7 +439,7 @@ async fn push_claimed(
             Ok((id.to_string(), customer.number.clone()))
         }
         EventData::InvoiceCreated(invoice) => {
-            push_invoice(deps, &api, tenant, invoice, None, look_first).await
+            push_invoice(deps, &api, tenant, invoice, None, look_first, &pusher).await
         }
         EventData::InvoiceCredited {
             invoice,
@@ -480,6 +482,7 @@ async fn push_claimed(
                 invoice,
                 Some(original_number),
                 look_first,
+                &pusher,
             )
             .await
         }
@@ -506,6 +509,7 @@ async fn push_invoice(
     invoice: &Invoice,
     credits_visma_number: Option<String>,
     look_first: bool,
+    pusher: &str,
 ) -> Result<(String, Option<String>), Stop> {
     // Every row needs the article of its VAT rate's mapping entry; never a guessed account.
     let mapping = crate::mapping::current(deps, tenant).await?;
@@ -539,7 +543,8 @@ async fn push_invoice(
             return Ok(found);
         }
     }
-    let customer = resolve_customer(deps, api, tenant, invoice.customer(), look_first).await?;
+    let customer =
+        resolve_customer(deps, api, tenant, invoice.customer(), look_first, pusher).await?;
     let rows = invoice
         .lines()
         .iter()
@@ -628,6 +633,7 @@ async fn resolve_customer(
     tenant: &TenantId,
     customer: &Customer,
     look_first: bool,
+    pusher: &str,
 ) -> Result<CustomerId, Stop> {
     let links = CustomerLinks::new(deps);
     if let Some(id) = links.get(tenant, customer.id.as_str()).await? {
@@ -655,20 +661,37 @@ async fn resolve_customer(
             // then takes the first), but nothing refuses a second one without a number: two
             // pushes naming this customer at once (its `customer.created` and an invoice in
             // one batch) take turns, and the second uses the first one's link.
+            // The lease is the pushing item's: its own retries pass. Taken over from another
+            // item's lapsed lease, that push may have created the customer without learning
+            // it (a lost answer, a slow create): look it up by name first.
+            let mut found = None;
             if customer.number.is_none() {
-                if !links.lease_creation(tenant, customer.id.as_str()).await? {
-                    return Err(Stop::Retry(RetryLater {
-                        reason: "another push is creating this customer in Visma".into(),
-                        after: Some(CREATION_WAIT),
-                        claim_kept: false,
-                        when_exhausted: None,
-                    }));
-                }
-                if let Some(id) = links.get(tenant, customer.id.as_str()).await? {
-                    return Ok(id);
+                match links
+                    .lease_creation(tenant, customer.id.as_str(), pusher)
+                    .await?
+                {
+                    Lease::Held => {
+                        return Err(Stop::Retry(RetryLater {
+                            reason: "another push is creating this customer in Visma".into(),
+                            after: Some(CREATION_WAIT),
+                            claim_kept: false,
+                            when_exhausted: None,
+                        }))
+                    }
+                    Lease::Taken { after_other } => {
+                        if let Some(id) = links.get(tenant, customer.id.as_str()).await? {
+                            return Ok(id);
+                        }
+                        if after_other && !look_first {
+                            found = find_customer(api, customer, true).await?;
+                        }
+                    }
                 }
             }
-            create_customer(api, &state.sales_terms, customer).await?
+            match found {
+                Some(found) => found,
+                None => create_customer(api, &state.sales_terms, customer).await?,
+            }
         }
     };
     let id = visma_customer.id.ok_or_else(|| {
@@ -999,12 +1022,18 @@ impl<'a> CustomerLinks<'a> {
 
     /// Takes the creation lease of `aourly_id` unless another push holds a live one. Not
     /// released: the link the holder writes ends the need for it, and it lapses on its own.
-    async fn lease_creation(&self, tenant: &TenantId, aourly_id: &str) -> Result<bool, StoreError> {
+    async fn lease_creation(
+        &self,
+        tenant: &TenantId,
+        aourly_id: &str,
+        pusher: &str,
+    ) -> Result<Lease, StoreError> {
         self.deps
             .table
             .take_lease(
                 &store::keys::tenant_pk(tenant),
                 &store::keys::customer_creation_sk(aourly_id),
+                pusher,
                 Utc::now(),
                 CREATION_LEASE,
             )

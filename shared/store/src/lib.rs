@@ -28,7 +28,7 @@ pub use oauth_state::{OAuthStates, PendingAuthorization};
 pub use pulled::{PullState, Pulled, VoucherPosition, CHART_PAGE_SIZE, CUSTOMER_INDEX_VERSION};
 pub use queue::{Queue, ReceivedMessage};
 pub use rate::{RateSchedule, Reservation};
-pub use table::{Item, Table};
+pub use table::{Item, Lease, Table};
 pub use tokens::{StoredTokens, TokenVault};
 
 /// Loads the AWS SDK configuration once (region, credentials, and `AWS_ENDPOINT_URL` for the

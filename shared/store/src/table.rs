@@ -10,6 +10,16 @@ use crate::error::SdkMessage;
 use crate::keys::{GSI1, GSI1PK, PK, SK};
 use crate::StoreError;
 
+/// The answer of [`Table::take_lease`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// Another owner holds a live lease.
+    Held,
+    /// The caller holds it now. `after_other`: it took over another owner's lapsed lease, so
+    /// whatever that owner was doing may have happened.
+    Taken { after_other: bool },
+}
+
 /// A raw DynamoDB item, for the few places that need attribute-level control.
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -156,15 +166,16 @@ impl Table {
         Ok(())
     }
 
-    /// Writes the lease item `pk`/`sk` until `now + lease` unless a live one exists: true when
-    /// taken. The table's TTL removes it a day after it lapses.
+    /// Writes the lease item `pk`/`sk` for `owner` until `now + lease`, unless another owner
+    /// holds a live one. The table's TTL removes it a day after it lapses.
     pub async fn take_lease(
         &self,
         pk: &str,
         sk: &str,
+        owner: &str,
         now: chrono::DateTime<chrono::Utc>,
         lease: chrono::Duration,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Lease, StoreError> {
         let until = now + lease;
         let result = self
             .client
@@ -172,6 +183,7 @@ impl Table {
             .table_name(&self.name)
             .item(PK, AttributeValue::S(pk.to_owned()))
             .item(SK, AttributeValue::S(sk.to_owned()))
+            .item("owner", AttributeValue::S(owner.to_owned()))
             .item(
                 "until",
                 AttributeValue::N(until.timestamp_millis().to_string()),
@@ -180,19 +192,29 @@ impl Table {
                 "expires_at",
                 AttributeValue::N((until + chrono::Duration::days(1)).timestamp().to_string()),
             )
-            .condition_expression("attribute_not_exists(#pk) OR #until < :now")
+            .condition_expression("attribute_not_exists(#pk) OR #until < :now OR #owner = :owner")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#until", "until")
+            .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(
                 ":now",
                 AttributeValue::N(now.timestamp_millis().to_string()),
             )
+            .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
             .map_err(|e| StoreError::from_sdk("PutItem", e));
         match result {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
+            Ok(out) => {
+                let previous = out
+                    .attributes
+                    .and_then(|old| old.get("owner").and_then(|o| o.as_s().ok()).cloned());
+                Ok(Lease::Taken {
+                    after_other: previous.is_some_and(|p| p != owner),
+                })
+            }
+            Err(StoreError::ConditionFailed) => Ok(Lease::Held),
             Err(e) => Err(e),
         }
     }

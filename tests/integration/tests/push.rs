@@ -1282,6 +1282,123 @@ async fn a_lost_create_of_a_customer_with_a_long_name_and_no_number_is_found_by_
     assert_eq!(sb.count("POST", "/v2/customers"), 1);
 }
 
+/// The creation lease is the pushing item's: when its own create fails quickly (a 500) the
+/// retry within the same invocation passes its lease, instead of waiting a minute for it.
+#[tokio::test]
+async fn a_customer_create_retried_at_once_is_not_held_up_by_its_own_lease() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    sb.set_faults(Faults {
+        server_error_on: vec![DropRule {
+            method: "POST".into(),
+            route: "/v2/customers".into(),
+            times: 1,
+        }],
+        ..Faults::default()
+    });
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_1",
+            invoice("inv_p", "2001", person("cus_p", "Anna Andersson")),
+        ),
+    )
+    .await;
+    let report = local::poll_once(&deps, 0).await.unwrap();
+    assert_eq!((report.done, report.returned.len()), (1, 0), "{report:?}");
+    let synced = item(&deps, &tenant, RecordKind::Invoice, "inv_p").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+    assert_eq!(sb.customers(first_company(&sb)).len(), 1);
+}
+
+/// A push that created a customer without a number but never learned it (a lost answer)
+/// holds its lease past its end; another item's first push for that customer takes the lapsed
+/// lease over, and looks the customer up by name before creating it.
+#[tokio::test]
+async fn a_lapsed_creation_lease_is_taken_over_with_a_look_up() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    let anna = person("cus_p", "Anna Andersson");
+    sb.set_faults(Faults {
+        drop_after_commit: vec![DropRule {
+            method: "POST".into(),
+            route: "/v2/customers".into(),
+            times: 1,
+        }],
+        ..Faults::default()
+    });
+    post_webhook(
+        &deps,
+        &event(
+            "evt_c",
+            "customer.created",
+            json!({"customer": anna.clone()}),
+        ),
+    )
+    .await;
+    let lost = local::poll_once(&deps, 0).await.unwrap();
+    assert_eq!(lost.returned.len(), 1, "the answer was lost: {lost:?}");
+    assert_eq!(
+        sb.customers(first_company(&sb)).len(),
+        1,
+        "Visma created it"
+    );
+    // The lease lapses (its holder is still waiting out its claim).
+    deps.table
+        .client()
+        .update_item()
+        .table_name(deps.table.name())
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("TENANT#acme".into()),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("CREATING#customer#cus_p".into()),
+        )
+        .update_expression("SET #until = :past")
+        .expression_attribute_names("#until", "until")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    post_webhook(
+        &deps,
+        &invoice_event("evt_i", invoice("inv_p", "2001", anna)),
+    )
+    .await;
+    local::poll_once(&deps, 0).await.unwrap();
+    let invoice_item = item(&deps, &tenant, RecordKind::Invoice, "inv_p").await;
+    assert_eq!(
+        invoice_item.status,
+        ItemStatus::Synced,
+        "{:?}",
+        invoice_item.last_error
+    );
+    assert_eq!(
+        sb.customers(first_company(&sb)).len(),
+        1,
+        "found, not created again"
+    );
+
+    // The customer's own retry finds the link.
+    expire_claim(&deps, &tenant, RecordKind::Customer, "cus_p").await;
+    redeliver_now(&deps, &lost).await;
+    drain_queue(&deps, 10).await;
+    let customer_item = item(&deps, &tenant, RecordKind::Customer, "cus_p").await;
+    assert_eq!(
+        customer_item.status,
+        ItemStatus::Synced,
+        "{:?}",
+        customer_item.last_error
+    );
+    assert_eq!(sb.customers(first_company(&sb)).len(), 1);
+}
+
 /// A customer without a number has no guard in Visma (a duplicate number is refused; a
 /// missing one is not): its `customer.created` and its first invoice, pushed side by side in
 /// one batch, still make one Visma customer (three rounds: the race is not certain each time).
