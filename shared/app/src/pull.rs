@@ -312,9 +312,25 @@ async fn pull_data<T: TokenSource + ?Sized>(
             v.changed_at = now;
             match pulled.put_voucher(tenant, &v, previous).await {
                 Ok(()) => {}
-                // A pull running beside this one (a manual sync, a redelivered job) stored
-                // this voucher first: its version stands, and it announces it.
-                Err(StoreError::ConditionFailed) => continue,
+                // Cancelled. If a pull running beside this one (a manual sync, a redelivered
+                // job) stored this voucher first, its version stands and it announces it.
+                // Otherwise (a throttled or conflicting transaction) the pull fails and is
+                // retried, before its watermark moves past the voucher.
+                Err(StoreError::ConditionFailed) => {
+                    let now_known = pulled
+                        .known_vouchers(tenant, std::slice::from_ref(&v.id))
+                        .await?;
+                    let pointer_moved = now_known.get(&v.id).map(|(_, changed)| *changed)
+                        != previous;
+                    if pointer_moved {
+                        continue;
+                    }
+                    return Err(StoreError::Transient {
+                        operation: "TransactWriteItems",
+                        source: "storing a pulled voucher was cancelled".into(),
+                    }
+                    .into());
+                }
                 Err(e) => return Err(e.into()),
             }
             if v.origin == VoucherOrigin::Visma {
