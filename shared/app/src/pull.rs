@@ -320,8 +320,8 @@ async fn pull_data<T: TokenSource + ?Sized>(
                     let now_known = pulled
                         .known_vouchers(tenant, std::slice::from_ref(&v.id))
                         .await?;
-                    let pointer_moved = now_known.get(&v.id).map(|(_, changed)| *changed)
-                        != previous;
+                    let pointer_moved =
+                        now_known.get(&v.id).map(|(_, changed)| *changed) != previous;
                     if pointer_moved {
                         continue;
                     }

@@ -111,14 +111,17 @@ async fn resume(
 
 /// The housekeeping after each pull that reached Visma (`report` not skipped):
 /// - re-queues pending items whose job was lost ([`requeue_stale_pending`]);
-/// - resumes items blocked on the connection ([`CONNECTION_CODES`]). The pull has just used
-///   it, so such an item lost a race with the reconnect: its webhook or push read the
-///   connection as `expired` just before the owner reconnected and stored the block just after
-///   the reconnect's resume looked (or within GSI2's lag of it);
-/// - when the pull changed the mapping, fiscal years, charts or codings, resumes items blocked
-///   on that data ([`PULLED_DATA_CODES`]): for instance an invoice pushed before the first pull
-///   had proposed the mapping, or a voucher dated in a year just opened in Visma. Those whose
-///   cause persists block again; an unchanged pull leaves them alone, so nothing churns;
+/// - resumes items blocked on the connection ([`CONNECTION_CODES`]) before, or within
+///   [`RECONNECT_RACE`] after, the last (re)connect. The pull has just used the connection, so
+///   such an item lost a race with the reconnect: its webhook or push read the connection as
+///   `expired` just before the owner reconnected and stored the block just after the
+///   reconnect's resume looked (or within GSI2's lag of it);
+/// - resumes items blocked on pulled data ([`PULLED_DATA_CODES`]) when the pull changed the
+///   mapping, fiscal years, charts or codings (for instance an invoice pushed before the first
+///   pull had proposed the mapping, or a voucher dated in a year just opened in Visma). Those
+///   whose cause persists block again, once: unchanged pulls leave them alone. (A push that
+///   read the data from before this pull and stores its block after this scan is missed; it
+///   waits for a Retry or Sync now.)
 /// - resumes credit notes blocked [`ORIGINAL_INVOICE_MISSING`] whose credited invoice is now
 ///   synced (one read per such credit note).
 ///
@@ -134,6 +137,17 @@ pub async fn after_pull(
         || changes.fiscal_years
         || changes.codings
         || !changes.accounts.is_empty();
+    // A block on the connection stored up to a few minutes after the (re)connect lost the
+    // race with its resume; one stored later is Visma refusing this kind of record (a user
+    // without invoicing rights, say), which a pull cannot fix: resuming it would only block
+    // it again, with an event, every 15 minutes.
+    let connected_at = deps
+        .connections
+        .get(tenant)
+        .await?
+        .and_then(|c| c.connected_at);
+    let raced_the_connect =
+        |item: &SyncItem| connected_at.is_some_and(|at| item.updated_at <= at + RECONNECT_RACE);
     let items = SyncItems::new(deps.table.clone());
     let mut waiting = Vec::new();
     for item in items
@@ -141,8 +155,8 @@ pub async fn after_pull(
         .await?
     {
         let code = item.last_error.as_ref().map_or("", |e| e.code.as_str());
-        let resumable = CONNECTION_CODES.contains(&code)
-            || (data_changed && PULLED_DATA_CODES.contains(&code))
+        let resumable = (CONNECTION_CODES.contains(&code) && raced_the_connect(&item))
+            || (PULLED_DATA_CODES.contains(&code) && data_changed)
             || (code == ORIGINAL_INVOICE_MISSING && original_synced(&items, &item).await?);
         if resumable {
             waiting.push(item);
@@ -154,6 +168,9 @@ pub async fn after_pull(
     }
     Ok(requeued + resumed)
 }
+
+/// How long after a (re)connect a block on the connection is taken for one that raced it.
+const RECONNECT_RACE: Duration = Duration::minutes(5);
 
 /// The block code of a credit note whose credited invoice is not (yet) in Visma.
 pub const ORIGINAL_INVOICE_MISSING: &str = "original_invoice_missing";

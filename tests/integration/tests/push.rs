@@ -1799,6 +1799,55 @@ async fn a_failure_on_the_last_receive_is_not_stored_without_its_event() {
     assert_1042_synced_once(&deps, &sb, &tenant).await;
 }
 
+/// A block on the connection stored long after the connection was made is Visma refusing
+/// this kind of record (a user without invoicing rights, say), not a lost race with the
+/// reconnect: the pulls leave it alone rather than push it, and block it, every 15 minutes.
+#[tokio::test]
+async fn a_block_on_the_connection_long_after_the_connect_is_not_resumed_by_pulls() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    let company = sb.companies()[0].clone();
+    deps.connections
+        .put_connected(
+            &tenant,
+            domain::connection::VismaCompany {
+                name: company.name,
+                corporate_identity_number: Some(company.corporate_identity_number),
+                company_identifier: None,
+            },
+            "user-1",
+            chrono::Utc::now() - chrono::Duration::minutes(10),
+        )
+        .await
+        .unwrap();
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
+    let items = SyncItems::new(deps.table.clone());
+    let pending = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    items
+        .set_status(
+            &pending,
+            ItemStatus::Blocked,
+            Some(&store::ItemError::new(
+                "connection_expired",
+                "Visma no longer accepts the connection; reconnect to resume",
+            )),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let blocked = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    // Its job was consumed by whatever blocked it.
+    for message in deps.queue.receive(10, 0).await.unwrap() {
+        deps.queue.delete(&message.receipt_handle).await.unwrap();
+    }
+
+    run_pull_job(&deps, &tenant).await;
+    let after = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(after.status, ItemStatus::Blocked);
+    assert_eq!(after.version, blocked.version, "not resumed");
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 0);
+}
+
 /// The race a reconnect's resume can lose: a webhook reads the connection as expired just
 /// before the owner reconnects and stores its item blocked just after the reconnect's resume
 /// looked for such items. The pull the reconnect queues resumes it.
