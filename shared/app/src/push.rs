@@ -80,6 +80,18 @@ pub struct RetryLater {
 }
 
 impl RetryLater {
+    /// An attempt that ends with the item still claimed: the retry waits out the lease.
+    fn claim_kept(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            after: Some(std::time::Duration::from_secs(
+                u64::try_from(CLAIM_LEASE.num_seconds()).unwrap_or(60),
+            )),
+            claim_kept: true,
+            when_exhausted: None,
+        }
+    }
+
     fn new(reason: impl Into<String>) -> Self {
         Self {
             reason: reason.into(),
@@ -243,14 +255,7 @@ pub async fn run(
         },
         Err(Stop::Retry(retry)) if retry.claim_kept => {
             // Leave the claim in place: see the module docs (3).
-            return Err(RetryLater {
-                reason: retry.reason.clone(),
-                after: Some(std::time::Duration::from_secs(
-                    u64::try_from(CLAIM_LEASE.num_seconds()).unwrap_or(60),
-                )),
-                claim_kept: true,
-                when_exhausted: None,
-            });
+            return Err(RetryLater::claim_kept(retry.reason.clone()));
         }
         Err(Stop::Retry(retry)) => Finish {
             status: ItemStatus::Pending,
@@ -267,7 +272,7 @@ pub async fn run(
         Err(Stop::Blocked(e)) => PushOutcome::Blocked(e),
         Err(Stop::Failed(e)) => PushOutcome::Failed(e),
         Err(Stop::Retry(retry)) => {
-            items.finish(&item, &finish, Utc::now()).await?;
+            finish_or_keep(&items, &item, &finish).await?;
             return Err(retry);
         }
     };
@@ -278,17 +283,30 @@ pub async fn run(
     // get the same outcome twice, never none.)
     if let Err(e) = report(deps, &item, &outcome).await {
         tracing::warn!(error = %e, "could not queue the outcome's event; the claim is kept and the job retried");
-        return Err(RetryLater {
-            reason: "the outcome could not be reported yet".into(),
-            after: Some(std::time::Duration::from_secs(
-                u64::try_from(CLAIM_LEASE.num_seconds()).unwrap_or(60),
-            )),
-            claim_kept: true,
-            when_exhausted: None,
-        });
+        return Err(RetryLater::claim_kept(
+            "the outcome could not be reported yet",
+        ));
     }
-    items.finish(&item, &finish, Utc::now()).await?;
+    finish_or_keep(&items, &item, &finish).await?;
     Ok(outcome)
+}
+
+/// Stores the outcome and releases the claim. If that write fails the claim is still held,
+/// so the retry must wait out its lease (and then looks the record up first).
+async fn finish_or_keep(
+    items: &SyncItems,
+    item: &SyncItem,
+    finish: &Finish,
+) -> Result<(), RetryLater> {
+    match items.finish(item, finish, Utc::now()).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not store the push's outcome; the claim is kept");
+            Err(RetryLater::claim_kept(
+                "the service's storage was briefly unavailable",
+            ))
+        }
+    }
 }
 
 /// Marks a pending item failed when the queue has given up on it (its last receive).
