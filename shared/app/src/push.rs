@@ -130,6 +130,14 @@ fn blocked(code: &str, detail: impl Into<String>) -> Stop {
 /// Classifies a Visma error from a call whose side effects are certain (a read, or a write
 /// Visma answered).
 fn from_visma(e: VismaError, doing: &str) -> Stop {
+    // Our own token store failed for good: not Visma's answer, and not the owner's to fix.
+    if let VismaError::TokenSource {
+        class: ErrorClass::Permanent,
+        message,
+    } = &e
+    {
+        return Stop::Failed(ItemError::new("internal_error", message.clone()));
+    }
     if e.is_uncertain() {
         return Stop::Retry(RetryLater {
             reason: format!("{doing}: no answer from Visma; will look it up before retrying"),

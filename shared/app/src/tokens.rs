@@ -150,7 +150,11 @@ impl<'a> TenantTokens<'a> {
                     .load(&self.tenant)
                     .await
                     .map_err(store_failure)?
-                    .is_none_or(|current| current.version != stored.version);
+                    .is_none_or(|current| {
+                        // Not the version: it starts again at 1 after a disconnect.
+                        current.refresh_token.expose_secret()
+                            != stored.refresh_token.expose_secret()
+                    });
                 if replaced {
                     tracing::info!(tenant = %self.tenant, "Visma refused the old refresh token, but the tokens were replaced meanwhile");
                     return Err(VismaError::token_source(
@@ -224,17 +228,24 @@ fn tokio_now() -> tokio::time::Instant {
     tokio::time::Instant::now()
 }
 
-/// A failure of our own token store is never Visma refusing the record: it is retried like
-/// an outage (and ends `retries_exhausted` if it lasts), and its cause goes to the log. A
-/// refused conditional write means the tokens were replaced (a reconnect) or deleted (a
-/// disconnect) under this worker: the retry reads the new ones, or finds the tenant
-/// disconnected.
+/// A failure of our own token store is never Visma refusing the record; its cause goes to
+/// the log. An outage, or a refused conditional write (the tokens were replaced by a
+/// reconnect or deleted by a disconnect under this worker), is retried: the retry reads the
+/// new tokens, or finds the tenant disconnected. Anything else (a KMS key disabled, tokens
+/// that do not decrypt) is permanent, and a push fails with `internal_error`.
 fn store_failure(e: StoreError) -> VismaError {
     tracing::warn!(error = %e, "the token store failed");
-    VismaError::token_source(
-        ErrorClass::Transient,
-        "the service's token store was briefly unavailable",
-    )
+    if e.is_retryable() || matches!(e, StoreError::ConditionFailed) {
+        VismaError::token_source(
+            ErrorClass::Transient,
+            "the service's token store was briefly unavailable",
+        )
+    } else {
+        VismaError::token_source(
+            ErrorClass::Permanent,
+            "the service could not use this company's stored Visma tokens (a fault on our side, in the worker's log)",
+        )
+    }
 }
 
 #[async_trait]

@@ -1848,6 +1848,42 @@ async fn a_block_on_the_connection_long_after_the_connect_is_not_resumed_by_pull
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 0);
 }
 
+/// Stored tokens the service cannot use (here: not decodable; in AWS, a KMS key disabled)
+/// are a fault on our side: the record fails with `internal_error`, not as Visma refusing it.
+#[tokio::test]
+async fn unusable_stored_tokens_fail_a_push_as_our_fault_not_visma_s() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    deps.table
+        .client()
+        .update_item()
+        .table_name(deps.table.name())
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("TENANT#acme".into()),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("TOKENS".into()),
+        )
+        .update_expression("SET sealed = :junk")
+        .expression_attribute_values(
+            ":junk",
+            aws_sdk_dynamodb::types::AttributeValue::S("not base64 at all!".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
+    drain_queue(&deps, 10).await;
+    let failed = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(failed.status, ItemStatus::Failed);
+    let error = failed.last_error.unwrap();
+    assert_eq!(error.code, "internal_error");
+    assert!(!error.detail.unwrap().contains("Visma refused"));
+    assert_eq!(sb.count("POST", "/v2/customerinvoices"), 0);
+}
+
 /// The race a reconnect's resume can lose: a webhook reads the connection as expired just
 /// before the owner reconnects and stores its item blocked just after the reconnect's resume
 /// looked for such items. The pull the reconnect queues resumes it.
