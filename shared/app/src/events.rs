@@ -25,11 +25,39 @@ pub async fn emit(
     kind: OutboundType,
     data: serde_json::Value,
 ) -> Result<(), StoreError> {
+    let id = uuid::Uuid::new_v4();
+    queue(deps, tenant, kind, data, id).await
+}
+
+/// Queues an event that states a fact which may be reported twice (a push's outcome is queued
+/// before it is stored, so a retry after a failed store write reports it again). Its id is
+/// derived from `fact`, so both reports carry the same id and Aourly can drop the repeat.
+pub async fn emit_fact(
+    deps: &Deps,
+    tenant: &TenantId,
+    kind: OutboundType,
+    data: serde_json::Value,
+    fact: &str,
+) -> Result<(), StoreError> {
+    let id = uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        format!("aourly-visma:{tenant}:{fact}").as_bytes(),
+    );
+    queue(deps, tenant, kind, data, id).await
+}
+
+async fn queue(
+    deps: &Deps,
+    tenant: &TenantId,
+    kind: OutboundType,
+    data: serde_json::Value,
+    id: uuid::Uuid,
+) -> Result<(), StoreError> {
     if deps.config.events_url.is_none() {
         return Ok(());
     }
     let event = OutboundEvent {
-        id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
+        id: format!("evt_{}", id.simple()),
         kind,
         tenant: tenant.clone(),
         created_at: Utc::now(),

@@ -379,13 +379,20 @@ pub async fn mark_exhausted(
 async fn report(deps: &Deps, item: &SyncItem, outcome: &PushOutcome) -> Result<(), StoreError> {
     let kind = store::keys::kind_str(item.kind);
     let (event, data) = match outcome {
+        // An invoice reaches Visma once: the same id for every report of it.
         PushOutcome::Synced {
             visma_id,
             visma_number,
-        } if item.kind == RecordKind::Invoice => (
-            OutboundType::InvoiceSynced,
-            serde_json::json!({"kind": kind, "id": item.id, "visma_id": visma_id, "visma_number": visma_number}),
-        ),
+        } if item.kind == RecordKind::Invoice => {
+            return crate::events::emit_fact(
+                deps,
+                &item.tenant,
+                OutboundType::InvoiceSynced,
+                serde_json::json!({"kind": kind, "id": item.id, "visma_id": visma_id, "visma_number": visma_number}),
+                &format!("invoice.synced:{}:{visma_id}", item.id),
+            )
+            .await
+        }
         PushOutcome::Blocked(e) => (
             OutboundType::ItemBlocked,
             serde_json::json!({"kind": kind, "id": item.id, "status": "blocked", "last_error": {"code": e.code, "detail": e.detail}}),

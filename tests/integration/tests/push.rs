@@ -1446,20 +1446,32 @@ async fn a_customer_without_a_number_pushed_twice_at_once_is_created_once() {
     }
 }
 
-/// Refuses the first `SendMessage` whose body contains `needle` (an SQS fault), passes
-/// everything else.
+/// Refuses the first AWS request whose body contains `needle` (an SQS or DynamoDB fault),
+/// passes everything else.
 #[derive(Debug, Clone)]
-struct RefuseFirstEmit {
+struct RefuseFirst {
     needle: &'static str,
     refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl RefuseFirstEmit {
+impl RefuseFirst {
     fn of(needle: &'static str) -> Self {
         Self {
             needle,
             refused: Default::default(),
         }
+    }
+
+    /// `deps` whose table client refuses that first request (the sync items' writes).
+    async fn on_table(&self, deps: &Deps) -> Deps {
+        let ddb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&integration_tests::aws().await)
+                .interceptor(self.clone())
+                .build(),
+        );
+        let mut faulty = deps.clone();
+        faulty.table = store::Table::new(ddb, deps.table.name());
+        faulty
     }
 
     /// `deps` whose queue client refuses that first send.
@@ -1475,9 +1487,9 @@ impl RefuseFirstEmit {
     }
 }
 
-impl aws_sdk_sqs::config::Intercept for RefuseFirstEmit {
+impl aws_sdk_sqs::config::Intercept for RefuseFirst {
     fn name(&self) -> &'static str {
-        "refuse-first-emit"
+        "refuse-first"
     }
 
     fn read_before_transmit(
@@ -1516,7 +1528,7 @@ async fn an_outcome_whose_event_could_not_be_queued_is_still_reported() {
         ],
     )
     .await;
-    let fault = RefuseFirstEmit::of("visma.invoice.synced");
+    let fault = RefuseFirst::of("visma.invoice.synced");
     let deps = fault.on(&plain).await;
 
     // The first pull's events are not this test's subject.
@@ -1748,6 +1760,68 @@ async fn a_gateway_timeout_on_a_create_that_went_through_gives_one_invoice() {
     assert_eq!(sb.count("POST", "/v2/customerinvoices"), 1);
 }
 
+/// The outcome's event went out but storing the outcome failed: the retry reports the
+/// invoice again, under the same event id, so Aourly can tell it is the same fact.
+#[tokio::test]
+async fn an_invoice_reported_twice_carries_one_event_id() {
+    let sb = sandbox().await;
+    let (plain, tenant) = ready_with(
+        &sb,
+        &[
+            ("AOURLY_EVENTS_URL", "http://127.0.0.1:9/events"),
+            ("AOURLY_EVENTS_SECRET", "test-events-secret"),
+        ],
+    )
+    .await;
+    // The first pull's events are not this test's subject.
+    while let Some(m) = deps_first_message(&plain).await {
+        plain.queue.delete(&m.receipt_handle).await.unwrap();
+    }
+    let fault = RefuseFirst::of("REMOVE in_flight_owner");
+    let deps = fault.on_table(&plain).await;
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
+    let report = local::poll_once(&deps, 0).await.unwrap();
+    assert_eq!(report.returned.len(), 1, "{report:?}");
+    assert_eq!(fault.refused.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    redeliver_now(&deps, &report).await;
+    let mut synced_ids = Vec::new();
+    for _ in 0..10 {
+        let messages = deps.queue.receive(10, 0).await.unwrap();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            match serde_json::from_str(&message.body).unwrap() {
+                domain::SyncJob::Emit { event } => {
+                    if event.kind == domain::outbound::OutboundType::InvoiceSynced {
+                        synced_ids.push(event.id);
+                    }
+                    deps.queue.delete(&message.receipt_handle).await.unwrap();
+                }
+                _ => deps
+                    .queue
+                    .change_visibility(&message.receipt_handle, 0)
+                    .await
+                    .unwrap(),
+            }
+        }
+        local::poll_once(&deps, 0).await.unwrap();
+    }
+    assert_1042_synced_once(&deps, &sb, &tenant).await;
+    assert_eq!(
+        synced_ids.len(),
+        2,
+        "reported by both attempts: {synced_ids:?}"
+    );
+    assert_eq!(synced_ids[0], synced_ids[1]);
+}
+
+async fn deps_first_message(deps: &Deps) -> Option<store::ReceivedMessage> {
+    deps.queue.receive(1, 0).await.unwrap().into_iter().next()
+}
+
 /// On the queue's last receive the item is marked failed, and `visma.item.failed` is queued
 /// first: if that send fails the item stays pending (the hourly re-queue of stale pending
 /// items, or the owner's Retry, takes it again) rather than failed without a word to Aourly.
@@ -1762,7 +1836,7 @@ async fn a_failure_on_the_last_receive_is_not_stored_without_its_event() {
         ],
     )
     .await;
-    let fault = RefuseFirstEmit::of("visma.item.failed");
+    let fault = RefuseFirst::of("visma.item.failed");
     let deps = fault.on(&plain).await;
     sb.set_faults(Faults {
         server_error_on: vec![DropRule {
