@@ -502,14 +502,15 @@ async fn a_refusal_of_the_old_tokens_during_a_reconnect_leaves_the_new_connectio
     let tenant = TenantId::parse("acme").unwrap();
     sb.revoke_all_tokens();
     sb.set_faults(visma_sandbox::types::Faults {
-        token_latency: std::time::Duration::from_millis(600),
+        // Long enough that the reconnect below lands while the refresh is in flight.
+        token_latency: std::time::Duration::from_millis(1500),
         ..Default::default()
     });
 
     let old = TenantTokens::new(&deps, tenant.clone());
     let in_flight = async { deps.visma.connect(&old).company_settings().get().await };
     let reconnect = async {
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         connect_tenant(&deps, &sb, &tenant, company).await;
     };
     let (answer, ()) = tokio::join!(in_flight, reconnect);

@@ -1747,10 +1747,16 @@ async fn a_gateway_timeout_on_a_create_that_went_through_gives_one_invoice() {
         "an unknown outcome keeps the claim"
     );
     // Visma books it a moment after the gateway gave up.
-    tokio::time::sleep(
-        visma_sandbox::server::GATEWAY_COMMIT_DELAY + std::time::Duration::from_millis(300),
-    )
-    .await;
+    let deadline = std::time::Instant::now()
+        + visma_sandbox::server::GATEWAY_COMMIT_DELAY
+        + std::time::Duration::from_secs(10);
+    while invoices_with_reference(&sb, "Aourly 1042") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Visma never booked it"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
 
     expire_claim(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
