@@ -73,10 +73,23 @@ pub struct RetryLater {
     /// The item stays claimed (an uncertain outcome): nothing else may push it until the lease
     /// ends.
     pub claim_kept: bool,
-    /// What the item becomes when the queue gives up on it: `None` is `failed`
-    /// (`retries_exhausted`); a wait that is nobody's fault (a credit note whose invoice is
-    /// still queued) blocks instead, and is resumed when its cause clears.
-    pub when_exhausted: Option<ItemError>,
+    /// What the item becomes when the queue gives up on it.
+    pub when_exhausted: WhenExhausted,
+}
+
+/// What a pending item becomes when the queue gives up on its job (its last receive).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WhenExhausted {
+    /// `failed` (`retries_exhausted`): the owner retries it once the cause is fixed.
+    #[default]
+    Fail,
+    /// `blocked` with this error: a wait that is nobody's fault (a credit note whose invoice
+    /// is still queued), resumed when its cause clears.
+    Block(ItemError),
+    /// Left pending: its outcome was already reported to Aourly but could not be stored, so
+    /// marking it failed would contradict the report. The hourly re-queue of stale pending
+    /// items (or a Retry) finishes it, looking the record up first.
+    LeavePending,
 }
 
 impl RetryLater {
@@ -88,7 +101,7 @@ impl RetryLater {
                 u64::try_from(CLAIM_LEASE.num_seconds()).unwrap_or(60),
             )),
             claim_kept: true,
-            when_exhausted: None,
+            when_exhausted: WhenExhausted::Fail,
         }
     }
 
@@ -97,7 +110,7 @@ impl RetryLater {
             reason: reason.into(),
             after: None,
             claim_kept: false,
-            when_exhausted: None,
+            when_exhausted: WhenExhausted::Fail,
         }
     }
 }
@@ -143,7 +156,7 @@ fn from_visma(e: VismaError, doing: &str) -> Stop {
             reason: format!("{doing}: no answer from Visma; will look it up before retrying"),
             after: None,
             claim_kept: true,
-            when_exhausted: None,
+            when_exhausted: WhenExhausted::Fail,
         });
     }
     match e.class() {
@@ -151,7 +164,7 @@ fn from_visma(e: VismaError, doing: &str) -> Stop {
             reason: format!("{doing}: Visma is unavailable or rate-limited"),
             after: e.retry_after(),
             claim_kept: false,
-            when_exhausted: None,
+            when_exhausted: WhenExhausted::Fail,
         }),
         ErrorClass::Authorization => blocked(
             "connection_expired",
@@ -226,7 +239,7 @@ pub async fn run(
     let mut tries = 0;
     let result = loop {
         tries += 1;
-        let result = push_claimed(deps, tenant, &item, look_first).await;
+        let result = push_claimed(deps, tenant, &item, look_first, &owner).await;
         match &result {
             Err(Stop::Retry(retry))
                 if !retry.claim_kept
@@ -280,7 +293,10 @@ pub async fn run(
         Err(Stop::Blocked(e)) => PushOutcome::Blocked(e),
         Err(Stop::Failed(e)) => PushOutcome::Failed(e),
         Err(Stop::Retry(retry)) => {
-            finish_or_keep(&items, &item, &finish).await?;
+            if let Err(mut kept) = finish_or_keep(&items, &item, &finish).await {
+                kept.when_exhausted = retry.when_exhausted;
+                return Err(kept);
+            }
             return Err(retry);
         }
     };
@@ -295,7 +311,11 @@ pub async fn run(
             "the outcome could not be reported yet",
         ));
     }
-    finish_or_keep(&items, &item, &finish).await?;
+    if let Err(mut kept) = finish_or_keep(&items, &item, &finish).await {
+        // Aourly has been told the outcome: it must not hear `failed` next.
+        kept.when_exhausted = WhenExhausted::LeavePending;
+        return Err(kept);
+    }
     Ok(outcome)
 }
 
@@ -344,8 +364,12 @@ pub async fn mark_exhausted(
         return Ok(());
     }
     let (status, error) = match &retry.when_exhausted {
-        Some(waiting) => (ItemStatus::Blocked, waiting.clone()),
-        None => (
+        WhenExhausted::LeavePending => {
+            tracing::warn!(%tenant, ?kind, id, "last receive with a reported but unstored outcome; left pending for the re-queue");
+            return Ok(());
+        }
+        WhenExhausted::Block(waiting) => (ItemStatus::Blocked, waiting.clone()),
+        WhenExhausted::Fail => (
             ItemStatus::Failed,
             ItemError::new(
                 "retries_exhausted",
@@ -406,11 +430,14 @@ async fn report(deps: &Deps, item: &SyncItem, outcome: &PushOutcome) -> Result<(
     crate::events::emit(deps, &item.tenant, event, data).await
 }
 
+/// `claimant`: this attempt's claim owner, which also holds any customer creation lease it
+/// takes.
 async fn push_claimed(
     deps: &Deps,
     tenant: &TenantId,
     item: &SyncItem,
     look_first: bool,
+    claimant: &str,
 ) -> Result<(String, Option<String>), Stop> {
     match deps.connections.get(tenant).await?.map(|c| c.status) {
         Some(ConnectionStatus::Connected) => {}
@@ -427,8 +454,6 @@ async fn push_claimed(
             ))
         }
     }
-    // Who holds a customer's creation lease: this item, whichever worker pushes it.
-    let pusher = format!("{}#{}", store::keys::kind_str(item.kind), item.id);
     let event = item
         .event()
         .map_err(|e| {
@@ -442,11 +467,11 @@ async fn push_claimed(
     let api = deps.visma.connect(&tokens);
     match event.data() {
         EventData::CustomerCreated(customer) => {
-            let id = resolve_customer(deps, &api, tenant, customer, look_first, &pusher).await?;
+            let id = resolve_customer(deps, &api, tenant, customer, look_first, claimant).await?;
             Ok((id.to_string(), customer.number.clone()))
         }
         EventData::CustomerUpdated(customer) => {
-            let id = resolve_customer(deps, &api, tenant, customer, look_first, &pusher).await?;
+            let id = resolve_customer(deps, &api, tenant, customer, look_first, claimant).await?;
             let pulled = Pulled::new(deps.table.clone());
             let state = pulled.pull_state(tenant).await?;
             let terms = terms_for(&api, &state.sales_terms, customer.payment_terms_days).await?;
@@ -472,7 +497,7 @@ async fn push_claimed(
             Ok((id.to_string(), customer.number.clone()))
         }
         EventData::InvoiceCreated(invoice) => {
-            push_invoice(deps, &api, tenant, invoice, None, look_first, &pusher).await
+            push_invoice(deps, &api, tenant, invoice, None, look_first, claimant).await
         }
         EventData::InvoiceCredited {
             invoice,
@@ -489,7 +514,7 @@ async fn push_claimed(
                 // after the invoice is synced resumes it.
                 Some(o) if o.status == ItemStatus::Pending => {
                     let mut wait = RetryLater::new("the credited invoice is not in Visma yet");
-                    wait.when_exhausted = Some(ItemError::new(
+                    wait.when_exhausted = WhenExhausted::Block(ItemError::new(
                         crate::retry::ORIGINAL_INVOICE_MISSING,
                         format!(
                             "the credited invoice {} is not in Visma yet; the credit note follows it",
@@ -515,7 +540,7 @@ async fn push_claimed(
                 invoice,
                 Some(original_number),
                 look_first,
-                &pusher,
+                claimant,
             )
             .await
         }
@@ -687,6 +712,7 @@ async fn resolve_customer(
     } else {
         None
     };
+    let mut leased = false;
     let visma_customer = match found {
         Some(found) => found,
         None => {
@@ -694,11 +720,14 @@ async fn resolve_customer(
             // then takes the first), but nothing refuses a second one without a number: two
             // pushes naming this customer at once (its `customer.created` and an invoice in
             // one batch) take turns, and the second uses the first one's link.
-            // The lease is the pushing item's: its own retries pass. Taken over from another
-            // item's lapsed lease, that push may have created the customer without learning
-            // it (a lost answer, a slow create): look it up by name first.
+            // The lease is this attempt's (its claim owner's): its own quick retries pass, a
+            // second worker (another item, or this item after its claim lapsed) waits. Taken
+            // over from a lapsed lease, the holder may have created the customer without
+            // learning it (a lost answer, a slow create): look it up by name first. A holder
+            // that learned its outcome released the lease, so a lapsed one always means this.
             let mut found = None;
-            if customer.number.is_none() {
+            leased = customer.number.is_none();
+            if leased {
                 match links
                     .lease_creation(tenant, customer.id.as_str(), pusher)
                     .await?
@@ -708,11 +737,12 @@ async fn resolve_customer(
                             reason: "another push is creating this customer in Visma".into(),
                             after: Some(CREATION_WAIT),
                             claim_kept: false,
-                            when_exhausted: None,
+                            when_exhausted: WhenExhausted::Fail,
                         }))
                     }
                     Lease::Taken { after_other } => {
                         if let Some(id) = links.get(tenant, customer.id.as_str()).await? {
+                            links.release_creation(tenant, customer.id.as_str()).await;
                             return Ok(id);
                         }
                         if after_other && !look_first {
@@ -723,7 +753,17 @@ async fn resolve_customer(
             }
             match found {
                 Some(found) => found,
-                None => create_customer(api, &state.sales_terms, customer).await?,
+                None => match create_customer(api, &state.sales_terms, customer).await {
+                    Ok(created) => created,
+                    Err(stop) => {
+                        // Certainly not created: the next attempt need not look first.
+                        let unknown = matches!(&stop, Stop::Retry(r) if r.claim_kept);
+                        if leased && !unknown {
+                            links.release_creation(tenant, customer.id.as_str()).await;
+                        }
+                        return Err(stop);
+                    }
+                },
             }
         }
     };
@@ -740,6 +780,9 @@ async fn resolve_customer(
         pulled.put_customer_index(tenant, &[indexed]).await?;
     }
     links.put(tenant, customer.id.as_str(), id).await?;
+    if leased {
+        links.release_creation(tenant, customer.id.as_str()).await;
+    }
     Ok(id)
 }
 
@@ -1071,6 +1114,23 @@ impl<'a> CustomerLinks<'a> {
                 CREATION_LEASE,
             )
             .await
+    }
+
+    /// Ends the creation lease once its holder knows the outcome (linked, or certainly not
+    /// created), so that a lapsed lease always means an unknown outcome. Best effort: a lease
+    /// left behind only makes a later creation look the name up first.
+    async fn release_creation(&self, tenant: &TenantId, aourly_id: &str) {
+        let released = self
+            .deps
+            .table
+            .delete(
+                &store::keys::tenant_pk(tenant),
+                &store::keys::customer_creation_sk(aourly_id),
+            )
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "could not release a customer creation lease; it lapses");
+        }
     }
 
     async fn put(

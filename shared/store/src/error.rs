@@ -56,6 +56,7 @@ impl StoreError {
         let transient = match &err {
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
             SdkError::ResponseError(_) => true,
+            // DynamoDB's, then SQS's and KMS's (the vault's) throttling and service faults.
             SdkError::ServiceError(service) => matches!(
                 service.err().code(),
                 Some(
@@ -65,6 +66,14 @@ impl StoreError {
                         | "InternalServerError"
                         | "ServiceUnavailable"
                         | "TransactionInProgressException"
+                        | "RequestThrottled"
+                        | "InternalError"
+                        | "InternalFailure"
+                        | "ServiceUnavailableException"
+                        | "KMSInternalException"
+                        | "DependencyTimeoutException"
+                        | "KeyUnavailableException"
+                        | "LimitExceededException"
                 )
             ),
             _ => false,
@@ -85,3 +94,45 @@ impl StoreError {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct SdkMessage(pub(crate) String);
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_kms::config::http::HttpResponse;
+    use aws_sdk_kms::error::{ErrorMetadata, SdkError};
+    use aws_sdk_kms::operation::decrypt::DecryptError;
+
+    use super::StoreError;
+
+    fn kms_answer(code: &str, status: u16) -> SdkError<DecryptError, HttpResponse> {
+        SdkError::service_error(
+            DecryptError::generic(ErrorMetadata::builder().code(code).build()),
+            HttpResponse::new(
+                status.try_into().unwrap(),
+                aws_smithy_types::body::SdkBody::empty(),
+            ),
+        )
+    }
+
+    /// A fault on AWS's side is retried; a refusal (a disabled key, tokens that do not decrypt)
+    /// is not: it needs an operator.
+    #[test]
+    fn kms_faults_are_transient_and_its_refusals_permanent() {
+        for code in [
+            "KMSInternalException",
+            "DependencyTimeoutException",
+            "KeyUnavailableException",
+            "ThrottlingException",
+        ] {
+            let e = StoreError::from_sdk("Decrypt", kms_answer(code, 500));
+            assert!(e.is_retryable(), "{code}");
+        }
+        for code in [
+            "DisabledException",
+            "InvalidCiphertextException",
+            "AccessDeniedException",
+        ] {
+            let e = StoreError::from_sdk("Decrypt", kms_answer(code, 400));
+            assert!(!e.is_retryable(), "{code}");
+        }
+    }
+}

@@ -10,7 +10,7 @@
 //! | webhook event (de-duplication) | `TENANT#{t}` | `EVENT#{event id}` | |
 //! | sync item (state + the record's latest payload) | `TENANT#{t}` | `ITEM#{kind}#{aourly id}` | (`GSI2PK` `TENANT#{t}#STATUS#{status}`) |
 //! | customer link (Aourly customer → Visma customer id) | `TENANT#{t}` | `LINK#customer#{aourly id}` | |
-//! | creation lease of a customer without a customer number (the pushing item's, 60 s, TTL a day later) | `TENANT#{t}` | `CREATING#customer#{aourly id}` | |
+//! | creation lease of a customer without a customer number (the pushing attempt's, 60 s, released when the outcome is known, TTL a day later) | `TENANT#{t}` | `CREATING#customer#{aourly id}` | |
 //! | customer index: a Visma customer by customer number (pulled) | `TENANT#{t}` | `VISMA_CUSTOMER#number#{customer number}` | |
 //! | customer index: a Visma customer by org number (pulled) | `TENANT#{t}` | `VISMA_CUSTOMER#org#{org number}` | |
 //! | customer index: a Visma customer's current customer number and org number (what the two above are checked against) | `TENANT#{t}` | `VISMA_CUSTOMER#id#{visma id}` | |

@@ -206,14 +206,16 @@ impl Table {
             .await
             .map_err(|e| StoreError::from_sdk("PutItem", e));
         match result {
-            Ok(out) => {
-                let previous = out
-                    .attributes
-                    .and_then(|old| old.get("owner").and_then(|o| o.as_s().ok()).cloned());
-                Ok(Lease::Taken {
-                    after_other: previous.is_some_and(|p| p != owner),
-                })
-            }
+            // An old item means a lapsed lease (or this owner's own): another owner's, or one
+            // without an owner, was taken over.
+            Ok(out) => Ok(Lease::Taken {
+                after_other: out.attributes.is_some_and(|old| {
+                    old.get("owner")
+                        .and_then(|o| o.as_s().ok())
+                        .map(String::as_str)
+                        != Some(owner)
+                }),
+            }),
             Err(StoreError::ConditionFailed) => Ok(Lease::Held),
             Err(e) => Err(e),
         }

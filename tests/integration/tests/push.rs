@@ -1399,6 +1399,76 @@ async fn a_lapsed_creation_lease_is_taken_over_with_a_look_up() {
     assert_eq!(sb.customers(first_company(&sb)).len(), 1);
 }
 
+/// A live creation lease of another attempt (another item, or this item's earlier worker
+/// whose claim has lapsed while it is still creating) holds this push back; once it lapses
+/// the push looks the customer up, then creates it.
+#[tokio::test]
+async fn another_attempt_s_live_creation_lease_holds_a_push_back() {
+    let sb = sandbox().await;
+    let (deps, tenant) = ready(&sb).await;
+    let lease = deps
+        .table
+        .take_lease(
+            "TENANT#acme",
+            "CREATING#customer#cus_p",
+            // An earlier worker's claim of this same item (whose claim has since lapsed).
+            "customer#cus_p",
+            chrono::Utc::now(),
+            chrono::Duration::seconds(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(lease, store::Lease::Taken { after_other: false });
+    post_webhook(
+        &deps,
+        &event(
+            "evt_c",
+            "customer.created",
+            json!({"customer": person("cus_p", "Anna Andersson")}),
+        ),
+    )
+    .await;
+    let held = local::poll_once(&deps, 0).await.unwrap();
+    assert_eq!(held.returned.len(), 1, "{held:?}");
+    assert!(sb.customers(first_company(&sb)).is_empty());
+    let waiting = item(&deps, &tenant, RecordKind::Customer, "cus_p").await;
+    assert_eq!(waiting.status, ItemStatus::Pending);
+    assert!(waiting
+        .last_error
+        .unwrap()
+        .detail
+        .unwrap()
+        .contains("creating this customer"));
+
+    // The earlier worker died: its lease lapses.
+    deps.table
+        .client()
+        .update_item()
+        .table_name(deps.table.name())
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("TENANT#acme".into()),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("CREATING#customer#cus_p".into()),
+        )
+        .update_expression("SET #until = :past")
+        .expression_attribute_names("#until", "until")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    redeliver_now(&deps, &held).await;
+    drain_queue(&deps, 10).await;
+    let synced = item(&deps, &tenant, RecordKind::Customer, "cus_p").await;
+    assert_eq!(synced.status, ItemStatus::Synced, "{:?}", synced.last_error);
+    assert_eq!(sb.customers(first_company(&sb)).len(), 1);
+}
+
 /// A customer without a number has no guard in Visma (a duplicate number is refused; a
 /// missing one is not): its `customer.created` and its first invoice, pushed side by side in
 /// one batch, still make one Visma customer (three rounds: the race is not certain each time).
@@ -1828,6 +1898,54 @@ async fn deps_first_message(deps: &Deps) -> Option<store::ReceivedMessage> {
     deps.queue.receive(1, 0).await.unwrap().into_iter().next()
 }
 
+/// On the queue's last receive, an outcome already reported to Aourly but not stored (the
+/// store write failed) leaves the item pending for the re-queue: it is not marked failed, and
+/// Aourly hears no `visma.item.failed` after its `visma.invoice.synced`.
+#[tokio::test]
+async fn a_reported_outcome_is_not_contradicted_on_the_last_receive() {
+    let sb = sandbox().await;
+    let (plain, tenant) = ready_with(
+        &sb,
+        &[
+            ("AOURLY_EVENTS_URL", "http://127.0.0.1:9/events"),
+            ("AOURLY_EVENTS_SECRET", "test-events-secret"),
+        ],
+    )
+    .await;
+    while let Some(m) = deps_first_message(&plain).await {
+        plain.queue.delete(&m.receipt_handle).await.unwrap();
+    }
+    let fault = RefuseFirst::of("REMOVE in_flight_owner");
+    let deps = fault.on_table(&plain).await;
+    post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
+    for _ in 0..4 {
+        let messages = deps.queue.receive(10, 0).await.unwrap();
+        assert_eq!(messages.len(), 1);
+        deps.queue
+            .change_visibility(&messages[0].receipt_handle, 0)
+            .await
+            .unwrap();
+    }
+    local::poll_once(&deps, 0).await.unwrap();
+    assert_eq!(fault.refused.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
+    let pending = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
+    assert_eq!(
+        pending.status,
+        ItemStatus::Pending,
+        "{:?}",
+        pending.last_error
+    );
+    let mut kinds = Vec::new();
+    while let Some(m) = deps_first_message(&deps).await {
+        if let domain::SyncJob::Emit { event } = serde_json::from_str(&m.body).unwrap() {
+            kinds.push(event.kind);
+        }
+        deps.queue.delete(&m.receipt_handle).await.unwrap();
+    }
+    assert_eq!(kinds, vec![domain::outbound::OutboundType::InvoiceSynced]);
+}
+
 /// On the queue's last receive the item is marked failed, and `visma.item.failed` is queued
 /// first: if that send fails the item stays pending (the hourly re-queue of stale pending
 /// items, or the owner's Retry, takes it again) rather than failed without a word to Aourly.
@@ -1920,12 +2038,44 @@ async fn a_block_on_the_connection_long_after_the_connect_is_not_resumed_by_pull
     for message in deps.queue.receive(10, 0).await.unwrap() {
         deps.queue.delete(&message.receipt_handle).await.unwrap();
     }
+    // Beside it, an item blocked before the connect: that one the pull resumes.
+    post_webhook(
+        &deps,
+        &invoice_event(
+            "evt_2",
+            invoice("inv_2", "1044", customer("cus_1", "10042")),
+        ),
+    )
+    .await;
+    for message in deps.queue.receive(10, 0).await.unwrap() {
+        deps.queue.delete(&message.receipt_handle).await.unwrap();
+    }
+    let early = item(&deps, &tenant, RecordKind::Invoice, "inv_2").await;
+    items
+        .set_status(
+            &early,
+            ItemStatus::Blocked,
+            Some(&store::ItemError::new(
+                "connection_expired",
+                "The Visma connection has expired; reconnect to resume syncing",
+            )),
+            chrono::Utc::now() - chrono::Duration::minutes(20),
+        )
+        .await
+        .unwrap();
 
     run_pull_job(&deps, &tenant).await;
     let after = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     assert_eq!(after.status, ItemStatus::Blocked);
     assert_eq!(after.version, blocked.version, "not resumed");
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 0);
+    let resumed = item(&deps, &tenant, RecordKind::Invoice, "inv_2").await;
+    assert_eq!(
+        resumed.status,
+        ItemStatus::Synced,
+        "{:?}",
+        resumed.last_error
+    );
 }
 
 /// Stored tokens the service cannot use (here: not decodable; in AWS, a KMS key disabled)
