@@ -141,6 +141,7 @@ pub async fn run(deps: &Deps, tenant: &TenantId) -> Result<PullReport, PullError
 /// failure to queue is logged, not fatal: the data is stored and Aourly can read it.
 async fn announce(deps: &Deps, tenant: &TenantId, report: &PullReport) {
     use domain::outbound::OutboundType;
+    let mut all_queued = true;
     for event in events_to_send(report) {
         let (kind, data) = match event {
             "visma.accounts.updated" => (
@@ -156,7 +157,19 @@ async fn announce(deps: &Deps, tenant: &TenantId, report: &PullReport) {
             ),
         };
         if let Err(e) = crate::events::emit(deps, tenant, kind, data).await {
-            tracing::warn!(%tenant, event, error = %e, "could not queue an outbound event");
+            tracing::warn!(%tenant, event, error = %e, "could not queue an outbound event; the next pull announces it");
+            all_queued = false;
+        }
+    }
+    // Announced (and acted on by the worker's `retry::after_pull` with this report): no
+    // longer carried over.
+    if all_queued && !report.changes.is_empty() {
+        let pulled = Pulled::new(deps.table.clone());
+        if let Err(e) = pulled
+            .set_unannounced(tenant, &PullChanges::default())
+            .await
+        {
+            tracing::warn!(%tenant, error = %e, "could not clear the announced changes; the next pull announces them again");
         }
     }
 }
@@ -169,18 +182,49 @@ fn modified_since(at: DateTime<Utc>) -> ListQuery {
     ))
 }
 
+/// Pulls everything and returns what changed, together with what earlier pulls changed but
+/// could not announce ([`store::PullState::unannounced`]). When it fails part-way, what it
+/// already stored is carried over, so that the next pull announces it and resumes the items
+/// it concerns: to that pull, the stored data looks unchanged.
 async fn pull_data<T: TokenSource + ?Sized>(
     deps: &Deps,
     tenant: &TenantId,
     api: &VismaApi<'_, T>,
 ) -> Result<PullChanges, PullError> {
+    let mut changes = PullChanges::default();
+    let result = pull_into(deps, tenant, api, &mut changes).await;
+    if result.is_err() && !changes.is_empty() {
+        let pulled = Pulled::new(deps.table.clone());
+        let carried = pulled.pull_state(tenant).await.map(|state| {
+            let mut carried = state.unannounced;
+            carried.merge(&changes);
+            carried
+        });
+        let saved = match carried {
+            Ok(carried) => pulled.set_unannounced(tenant, &carried).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = saved {
+            tracing::warn!(%tenant, error = %e, "could not carry a failed pull's changes over; they are not announced");
+        }
+    }
+    result.map(|()| changes)
+}
+
+/// The pull itself: on success `changes` holds this pull's changes merged with the carried
+/// ones, which the stored state keeps until they are announced.
+async fn pull_into<T: TokenSource + ?Sized>(
+    deps: &Deps,
+    tenant: &TenantId,
+    api: &VismaApi<'_, T>,
+    changes: &mut PullChanges,
+) -> Result<(), PullError> {
     let pulled = Pulled::new(deps.table.clone());
     let mut state = pulled.pull_state(tenant).await?;
     if !state.items_status_indexed {
         crate::items::ensure_status_index(deps, tenant).await?;
         state.items_status_indexed = true;
     }
-    let mut changes = PullChanges::default();
     let today = Utc::now().date_naive();
 
     // Fiscal years: one short list; write only the ones that differ.
@@ -340,8 +384,10 @@ async fn pull_data<T: TokenSource + ?Sized>(
     }
     state.vouchers_watermark = Some(page.server_time_utc);
     state.pulled_at = Some(Utc::now());
+    state.unannounced.merge(changes);
+    *changes = state.unannounced.clone();
     pulled.put_pull_state(tenant, &state).await?;
-    Ok(changes)
+    Ok(())
 }
 
 /// The terms of payment a customer may get: the normal ones (type 0), with their days.

@@ -387,7 +387,8 @@ pub fn merge_codings(stored: &[Coding], changed: Vec<Coding>) -> (Vec<Coding>, b
 }
 
 /// What one pull changed in the stored data.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PullChanges {
     pub fiscal_years: bool,
     /// Fiscal year ids whose chart changed.
@@ -396,6 +397,25 @@ pub struct PullChanges {
     pub vat_codes: bool,
     /// New or changed vouchers that Aourly will see (booked in Visma, not by us).
     pub vouchers_for_aourly: usize,
+}
+
+impl PullChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == PullChanges::default()
+    }
+
+    /// Adds `other`'s changes (those of a pull that could not announce them) to these.
+    pub fn merge(&mut self, other: &PullChanges) {
+        self.fiscal_years |= other.fiscal_years;
+        for id in &other.accounts {
+            if !self.accounts.contains(id) {
+                self.accounts.push(id.clone());
+            }
+        }
+        self.codings |= other.codings;
+        self.vat_codes |= other.vat_codes;
+        self.vouchers_for_aourly += other.vouchers_for_aourly;
+    }
 }
 
 /// The outbound event types (CONTRACT §7) a pull with these changes announces; nothing when
@@ -628,6 +648,34 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn changes_carried_over_merge_with_the_next_pull_s() {
+        let mut carried = PullChanges {
+            fiscal_years: true,
+            accounts: vec!["fy1".into()],
+            vouchers_for_aourly: 2,
+            ..PullChanges::default()
+        };
+        assert!(!carried.is_empty());
+        carried.merge(&PullChanges {
+            accounts: vec!["fy1".into(), "fy2".into()],
+            codings: true,
+            vouchers_for_aourly: 3,
+            ..PullChanges::default()
+        });
+        assert_eq!(
+            carried,
+            PullChanges {
+                fiscal_years: true,
+                accounts: vec!["fy1".into(), "fy2".into()],
+                codings: true,
+                vat_codes: false,
+                vouchers_for_aourly: 5,
+            }
+        );
+        assert!(PullChanges::default().is_empty());
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! | customer index: a Visma customer by org number (pulled) | `TENANT#{t}` | `VISMA_CUSTOMER#org#{org number}` | |
 //! | customer index: a Visma customer's current customer number and org number (what the two above are checked against) | `TENANT#{t}` | `VISMA_CUSTOMER#id#{visma id}` | |
 //! | account mapping | `TENANT#{t}` | `MAPPING` | |
-//! | pull state (watermarks, pulled codings, VAT codes and sales terms of payment) | `TENANT#{t}` | `PULL_STATE` | |
+//! | pull state (watermarks, pulled codings, VAT codes and sales terms of payment, changes not yet announced) | `TENANT#{t}` | `PULL_STATE` | |
 //! | fiscal year | `TENANT#{t}` | `FISCAL_YEAR#{visma id}` | |
 //! | chart of accounts of one fiscal year (pages of accounts) | `TENANT#{t}` | `ACCOUNTS#{fiscal year id}#{page}` | |
 //! | voucher pulled from Visma | `TENANT#{t}` | `VOUCHER#{changed at}#{visma id}` | |

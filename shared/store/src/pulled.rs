@@ -75,6 +75,11 @@ pub struct PullState {
     /// When the last pull finished (successfully).
     #[serde(default)]
     pub pulled_at: Option<DateTime<Utc>>,
+    /// What earlier pulls changed but could not act on: one failed part-way (its stored
+    /// changes look unchanged to the next pull), or its events could not be queued. The next
+    /// pull announces them and resumes the items they concern, then clears them.
+    #[serde(default)]
+    pub unannounced: domain::pull::PullChanges,
     /// Whether the tenant's sync items all carry their GSI2 key
     /// ([`crate::SyncItems::index_statuses`] ran: items from before the index have it too).
     #[serde(default)]
@@ -285,6 +290,30 @@ impl Pulled {
         self.table
             .put(&keyed(tenant, keys::pull_state_sk().to_owned(), state))
             .await
+    }
+
+    /// Sets [`PullState::unannounced`] on its own (the rest of the state is the running
+    /// pull's to write).
+    pub async fn set_unannounced(
+        &self,
+        tenant: &TenantId,
+        changes: &domain::pull::PullChanges,
+    ) -> Result<(), StoreError> {
+        self.table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .key(keys::PK, AttributeValue::S(keys::tenant_pk(tenant)))
+            .key(
+                keys::SK,
+                AttributeValue::S(keys::pull_state_sk().to_owned()),
+            )
+            .update_expression("SET unannounced = :changes")
+            .expression_attribute_values(":changes", to_value(changes)?)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("UpdateItem", e))?;
+        Ok(())
     }
 
     /// Records [`PullState::items_status_indexed`] at once, on its own: a pull that fails

@@ -465,6 +465,52 @@ async fn a_voucher_booked_in_visma_is_delivered_once_and_our_own_are_not() {
     assert_eq!(none.body["vouchers"], json!([]));
 }
 
+/// A pull that fails part-way (here on the vouchers, after it stored a new fiscal year and its
+/// chart) leaves what it stored to the next pull: that one sees the data as unchanged, so
+/// without the carried changes nobody would announce them or resume what waits on them.
+#[tokio::test]
+async fn a_pull_that_fails_part_way_leaves_its_changes_to_the_next() {
+    let sandbox = sandbox().await;
+    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let t = tenant("acme");
+    let company = first_company(&sandbox);
+    connect_tenant(&deps, &sandbox, &t, company).await;
+    app::pull::run(&deps, &t).await.unwrap();
+    let this_year = today().year();
+    let new_id = sandbox.add_fiscal_year(
+        company,
+        NaiveDate::from_ymd_opt(this_year + 1, 1, 1).unwrap(),
+        NaiveDate::from_ymd_opt(this_year + 1, 12, 31).unwrap(),
+    );
+    sandbox.set_faults(visma_sandbox::types::Faults {
+        server_error_on: vec![visma_sandbox::types::DropRule {
+            method: "GET".into(),
+            route: "/v2/vouchers".into(),
+            times: 1000,
+        }],
+        ..Default::default()
+    });
+    assert!(app::pull::run(&deps, &t).await.is_err());
+    let years = get(&deps, "acme", "/fiscal-years").await.body;
+    assert_eq!(
+        years["fiscal_years"].as_array().unwrap().len(),
+        3,
+        "stored before it failed"
+    );
+
+    sandbox.set_faults(visma_sandbox::types::Faults::default());
+    let next = app::pull::run(&deps, &t).await.unwrap();
+    assert!(next.changes.fiscal_years);
+    assert_eq!(next.changes.accounts, vec![new_id.to_string()]);
+    assert_eq!(
+        app::pull::events_to_send(&next),
+        vec!["visma.accounts.updated", "visma.fiscal_years.updated"]
+    );
+    // Announced: the pull after that has nothing to say.
+    let after = app::pull::run(&deps, &t).await.unwrap();
+    assert!(after.changes.is_empty(), "{:?}", after.changes);
+}
+
 /// Pulls of one tenant can overlap (the callback's first pull and "Sync now", a redelivered
 /// job): each voucher is still stored, and listed, once.
 #[tokio::test]
