@@ -292,13 +292,11 @@ impl Pulled {
             .await
     }
 
-    /// Sets [`PullState::unannounced`] on its own (the rest of the state is the running
-    /// pull's to write).
-    pub async fn set_unannounced(
+    /// An update of one attribute of the tenant's pull state.
+    fn update_pull_state(
         &self,
         tenant: &TenantId,
-        changes: &domain::pull::PullChanges,
-    ) -> Result<(), StoreError> {
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         self.table
             .client()
             .update_item()
@@ -308,6 +306,16 @@ impl Pulled {
                 keys::SK,
                 AttributeValue::S(keys::pull_state_sk().to_owned()),
             )
+    }
+
+    /// Sets [`PullState::unannounced`] on its own (the rest of the state is the running
+    /// pull's to write).
+    pub async fn set_unannounced(
+        &self,
+        tenant: &TenantId,
+        changes: &domain::pull::PullChanges,
+    ) -> Result<(), StoreError> {
+        self.update_pull_state(tenant)
             .update_expression("SET unannounced = :changes")
             .expression_attribute_values(":changes", to_value(changes)?)
             .send()
@@ -319,15 +327,7 @@ impl Pulled {
     /// Records [`PullState::items_status_indexed`] at once, on its own: a pull that fails
     /// later (or an API call that indexed the tenant) must not have to index it again.
     pub async fn mark_items_status_indexed(&self, tenant: &TenantId) -> Result<(), StoreError> {
-        self.table
-            .client()
-            .update_item()
-            .table_name(self.table.name())
-            .key(keys::PK, AttributeValue::S(keys::tenant_pk(tenant)))
-            .key(
-                keys::SK,
-                AttributeValue::S(keys::pull_state_sk().to_owned()),
-            )
+        self.update_pull_state(tenant)
             .update_expression("SET items_status_indexed = :true")
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .send()

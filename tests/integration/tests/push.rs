@@ -122,6 +122,53 @@ async fn queue_push(deps: &Deps, tenant: &TenantId, kind: RecordKind, id: &str) 
         .unwrap();
 }
 
+/// A tenant that is ready (`ready`) with outbound events on (to an endpoint that refuses
+/// them), and an empty queue: the first pull's events are not the tests' subject.
+async fn ready_with_events(sb: &Sandbox) -> (Deps, TenantId) {
+    let (deps, tenant) = ready_with(
+        sb,
+        &[
+            ("AOURLY_EVENTS_URL", "http://127.0.0.1:9/events"),
+            ("AOURLY_EVENTS_SECRET", "test-events-secret"),
+        ],
+    )
+    .await;
+    while let Some(m) = deps_first_message(&deps).await {
+        deps.queue.delete(&m.receipt_handle).await.unwrap();
+    }
+    (deps, tenant)
+}
+
+/// Receives the queue's one message `times` times without handling it (workers that died),
+/// so that the next receive is its `times + 1`-th.
+async fn use_up_receives(deps: &Deps, times: usize) {
+    for _ in 0..times {
+        let messages = deps.queue.receive(10, 0).await.unwrap();
+        assert_eq!(messages.len(), 1);
+        deps.queue
+            .change_visibility(&messages[0].receipt_handle, 0)
+            .await
+            .unwrap();
+    }
+}
+
+/// Ends the creation lease of Aourly customer `id` now, as if its holder had died.
+async fn lapse_creation_lease(deps: &Deps, id: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    deps.table
+        .client()
+        .update_item()
+        .table_name(deps.table.name())
+        .key("PK", AttributeValue::S("TENANT#acme".into()))
+        .key("SK", AttributeValue::S(format!("CREATING#customer#{id}")))
+        .update_expression("SET #until = :past")
+        .expression_attribute_names("#until", "until")
+        .expression_attribute_values(":past", AttributeValue::N("0".into()))
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Makes the messages a poll returned visible again at once (skipping their backoff).
 async fn redeliver_now(deps: &Deps, report: &local::PollReport) {
     for handle in &report.returned {
@@ -1344,27 +1391,7 @@ async fn a_lapsed_creation_lease_is_taken_over_with_a_look_up() {
         "Visma created it"
     );
     // The lease lapses (its holder is still waiting out its claim).
-    deps.table
-        .client()
-        .update_item()
-        .table_name(deps.table.name())
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S("TENANT#acme".into()),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S("CREATING#customer#cus_p".into()),
-        )
-        .update_expression("SET #until = :past")
-        .expression_attribute_names("#until", "until")
-        .expression_attribute_values(
-            ":past",
-            aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    lapse_creation_lease(&deps, "cus_p").await;
 
     post_webhook(
         &deps,
@@ -1441,27 +1468,7 @@ async fn another_attempt_s_live_creation_lease_holds_a_push_back() {
         .contains("creating this customer"));
 
     // The earlier worker died: its lease lapses.
-    deps.table
-        .client()
-        .update_item()
-        .table_name(deps.table.name())
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S("TENANT#acme".into()),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S("CREATING#customer#cus_p".into()),
-        )
-        .update_expression("SET #until = :past")
-        .expression_attribute_names("#until", "until")
-        .expression_attribute_values(
-            ":past",
-            aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    lapse_creation_lease(&deps, "cus_p").await;
     redeliver_now(&deps, &held).await;
     drain_queue(&deps, 10).await;
     let synced = item(&deps, &tenant, RecordKind::Customer, "cus_p").await;
@@ -1590,27 +1597,9 @@ impl aws_sdk_sqs::config::Intercept for RefuseFirst {
 #[tokio::test]
 async fn an_outcome_whose_event_could_not_be_queued_is_still_reported() {
     let sb = sandbox().await;
-    let (plain, tenant) = ready_with(
-        &sb,
-        &[
-            ("AOURLY_EVENTS_URL", "http://127.0.0.1:9/events"),
-            ("AOURLY_EVENTS_SECRET", "test-events-secret"),
-        ],
-    )
-    .await;
+    let (plain, tenant) = ready_with_events(&sb).await;
     let fault = RefuseFirst::of("visma.invoice.synced");
     let deps = fault.on(&plain).await;
-
-    // The first pull's events are not this test's subject.
-    loop {
-        let messages = deps.queue.receive(10, 0).await.unwrap();
-        if messages.is_empty() {
-            break;
-        }
-        for message in messages {
-            deps.queue.delete(&message.receipt_handle).await.unwrap();
-        }
-    }
 
     post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     let report = local::poll_once(&deps, 0).await.unwrap();
@@ -1684,14 +1673,7 @@ async fn a_last_receive_that_finds_another_worker_pushing_does_not_mark_it_faile
     assert!(matches!(held, store::Claim::Claimed { .. }));
     // Four receives that did nothing (workers that died), then the worker's: the fifth, the
     // queue's last.
-    for _ in 0..4 {
-        let messages = deps.queue.receive(10, 0).await.unwrap();
-        assert_eq!(messages.len(), 1);
-        deps.queue
-            .change_visibility(&messages[0].receipt_handle, 0)
-            .await
-            .unwrap();
-    }
+    use_up_receives(&deps, 4).await;
     let report = local::poll_once(&deps, 0).await.unwrap();
     assert_eq!((report.received, report.returned.len()), (1, 1));
     let waiting = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
@@ -1724,14 +1706,7 @@ async fn a_credit_note_waits_for_its_invoice_and_follows_it() {
     deps.queue.delete(&backlog[0].receipt_handle).await.unwrap();
     // Its credit note's job runs out of receives while the invoice is still pending.
     post_webhook(&deps, &credit_note("inv_1c", "1043", "inv_1")).await;
-    for _ in 0..4 {
-        let messages = deps.queue.receive(10, 0).await.unwrap();
-        assert_eq!(messages.len(), 1);
-        deps.queue
-            .change_visibility(&messages[0].receipt_handle, 0)
-            .await
-            .unwrap();
-    }
+    use_up_receives(&deps, 4).await;
     local::poll_once(&deps, 0).await.unwrap();
     let waiting = item(&deps, &tenant, RecordKind::Invoice, "inv_1c").await;
     assert_eq!(
@@ -1841,18 +1816,7 @@ async fn a_gateway_timeout_on_a_create_that_went_through_gives_one_invoice() {
 #[tokio::test]
 async fn an_invoice_reported_twice_carries_one_event_id() {
     let sb = sandbox().await;
-    let (plain, tenant) = ready_with(
-        &sb,
-        &[
-            ("AOURLY_EVENTS_URL", "http://127.0.0.1:9/events"),
-            ("AOURLY_EVENTS_SECRET", "test-events-secret"),
-        ],
-    )
-    .await;
-    // The first pull's events are not this test's subject.
-    while let Some(m) = deps_first_message(&plain).await {
-        plain.queue.delete(&m.receipt_handle).await.unwrap();
-    }
+    let (plain, tenant) = ready_with_events(&sb).await;
     let fault = RefuseFirst::of("REMOVE in_flight_owner");
     let deps = fault.on_table(&plain).await;
     post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
@@ -1904,28 +1868,11 @@ async fn deps_first_message(deps: &Deps) -> Option<store::ReceivedMessage> {
 #[tokio::test]
 async fn a_reported_outcome_is_not_contradicted_on_the_last_receive() {
     let sb = sandbox().await;
-    let (plain, tenant) = ready_with(
-        &sb,
-        &[
-            ("AOURLY_EVENTS_URL", "http://127.0.0.1:9/events"),
-            ("AOURLY_EVENTS_SECRET", "test-events-secret"),
-        ],
-    )
-    .await;
-    while let Some(m) = deps_first_message(&plain).await {
-        plain.queue.delete(&m.receipt_handle).await.unwrap();
-    }
+    let (plain, tenant) = ready_with_events(&sb).await;
     let fault = RefuseFirst::of("REMOVE in_flight_owner");
     let deps = fault.on_table(&plain).await;
     post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
-    for _ in 0..4 {
-        let messages = deps.queue.receive(10, 0).await.unwrap();
-        assert_eq!(messages.len(), 1);
-        deps.queue
-            .change_visibility(&messages[0].receipt_handle, 0)
-            .await
-            .unwrap();
-    }
+    use_up_receives(&deps, 4).await;
     local::poll_once(&deps, 0).await.unwrap();
     assert_eq!(fault.refused.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert_eq!(invoices_with_reference(&sb, "Aourly 1042"), 1);
@@ -1952,14 +1899,7 @@ async fn a_reported_outcome_is_not_contradicted_on_the_last_receive() {
 #[tokio::test]
 async fn a_failure_on_the_last_receive_is_not_stored_without_its_event() {
     let sb = sandbox().await;
-    let (plain, tenant) = ready_with(
-        &sb,
-        &[
-            ("AOURLY_EVENTS_URL", "http://127.0.0.1:9/events"),
-            ("AOURLY_EVENTS_SECRET", "test-events-secret"),
-        ],
-    )
-    .await;
+    let (plain, tenant) = ready_with_events(&sb).await;
     let fault = RefuseFirst::of("visma.item.failed");
     let deps = fault.on(&plain).await;
     sb.set_faults(Faults {
