@@ -55,6 +55,16 @@ fn manual_voucher(text: &str, amount: u32) -> Value {
     })
 }
 
+/// Tenant "acme" connected to the sandbox's first company, with its first pull done.
+async fn connected_and_pulled(sandbox: &Sandbox) -> (app::Deps, TenantId, uuid::Uuid) {
+    let deps = deps_with_sandbox(sandbox, &[]).await;
+    let t = tenant("acme");
+    let company = first_company(sandbox);
+    connect_tenant(&deps, sandbox, &t, company).await;
+    app::pull::run(&deps, &t).await.unwrap();
+    (deps, t, company)
+}
+
 /// The current calendar year's fiscal year id, from the pulled data.
 async fn current_year_id(deps: &app::Deps, t: &str) -> String {
     let years = get(deps, t, "/fiscal-years").await.body;
@@ -356,11 +366,7 @@ async fn a_customer_index_in_an_older_layout_is_rebuilt_by_the_next_pull() {
 #[tokio::test]
 async fn an_account_added_in_visma_appears_after_a_manual_sync() {
     let sandbox = sandbox().await;
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
-    let t = tenant("acme");
-    let company = first_company(&sandbox);
-    connect_tenant(&deps, &sandbox, &t, company).await;
-    app::pull::run(&deps, &t).await.unwrap();
+    let (deps, _, company) = connected_and_pulled(&sandbox).await;
     let fy = current_year_id(&deps, "acme").await;
     let before = get(&deps, "acme", "/accounts").await.body;
     assert_eq!(before["fiscal_year_id"], fy.as_str());
@@ -406,11 +412,7 @@ async fn an_account_added_in_visma_appears_after_a_manual_sync() {
 #[tokio::test]
 async fn a_voucher_booked_in_visma_is_delivered_once_and_our_own_are_not() {
     let sandbox = sandbox().await;
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
-    let t = tenant("acme");
-    let company = first_company(&sandbox);
-    connect_tenant(&deps, &sandbox, &t, company).await;
-    app::pull::run(&deps, &t).await.unwrap();
+    let (deps, t, company) = connected_and_pulled(&sandbox).await;
     let empty = get(&deps, "acme", "/vouchers").await;
     assert_eq!(empty.status, 200);
     assert_eq!(empty.body, json!({"vouchers": [], "next_cursor": null}));
@@ -471,11 +473,7 @@ async fn a_voucher_booked_in_visma_is_delivered_once_and_our_own_are_not() {
 #[tokio::test]
 async fn a_pull_that_fails_part_way_leaves_its_changes_to_the_next() {
     let sandbox = sandbox().await;
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
-    let t = tenant("acme");
-    let company = first_company(&sandbox);
-    connect_tenant(&deps, &sandbox, &t, company).await;
-    app::pull::run(&deps, &t).await.unwrap();
+    let (deps, t, company) = connected_and_pulled(&sandbox).await;
     let this_year = today().year();
     let new_id = sandbox.add_fiscal_year(
         company,
@@ -516,11 +514,7 @@ async fn a_pull_that_fails_part_way_leaves_its_changes_to_the_next() {
 #[tokio::test]
 async fn overlapping_pulls_list_each_voucher_once() {
     let sandbox = sandbox().await;
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
-    let t = tenant("acme");
-    let company = first_company(&sandbox);
-    connect_tenant(&deps, &sandbox, &t, company).await;
-    app::pull::run(&deps, &t).await.unwrap();
+    let (deps, t, company) = connected_and_pulled(&sandbox).await;
     let booked: Vec<String> = (0..20)
         .map(|n| {
             sandbox.book_manual_voucher(company, manual_voucher(&format!("Resa {n}"), 100 + n))
@@ -617,11 +611,7 @@ async fn vouchers_page_by_cursor_oldest_first_and_bad_parameters_are_named() {
 #[tokio::test]
 async fn a_new_fiscal_year_is_picked_up_with_its_accounts_and_locked_years_show_locked() {
     let sandbox = sandbox().await;
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
-    let t = tenant("acme");
-    let company = first_company(&sandbox);
-    connect_tenant(&deps, &sandbox, &t, company).await;
-    app::pull::run(&deps, &t).await.unwrap();
+    let (deps, t, company) = connected_and_pulled(&sandbox).await;
     let years = get(&deps, "acme", "/fiscal-years").await.body;
     let this_year = today().year();
     assert_eq!(

@@ -93,6 +93,20 @@ async fn assert_1042_synced_once(deps: &Deps, sb: &Sandbox, tenant: &TenantId) {
     assert_eq!(invoices_with_reference(sb, "Aourly 1042"), 1);
 }
 
+/// Visma's authorization of `tenant` has expired (as a refused refresh token records it).
+async fn expire_connection(deps: &Deps, tenant: &TenantId) {
+    deps.connections
+        .leave_connected(
+            tenant,
+            domain::connection::ConnectionStatus::Expired,
+            Some("test"),
+            chrono::Utc::now(),
+            true,
+        )
+        .await
+        .unwrap();
+}
+
 /// Runs a pull job through the worker, as the schedule or a reconnect queues it.
 async fn run_pull_job(deps: &Deps, tenant: &TenantId) {
     deps.queue
@@ -1116,16 +1130,7 @@ async fn vouchers_are_pushed_checked_and_not_pulled_back() {
 async fn an_expired_connection_blocks_and_reconnect_resumes() {
     let sb = sandbox().await;
     let (deps, tenant) = ready(&sb).await;
-    deps.connections
-        .leave_connected(
-            &tenant,
-            domain::connection::ConnectionStatus::Expired,
-            Some("test"),
-            chrono::Utc::now(),
-            true,
-        )
-        .await
-        .unwrap();
+    expire_connection(&deps, &tenant).await;
     let answer = post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     assert_eq!(answer.status, 202);
     assert_eq!(
@@ -2061,16 +2066,7 @@ async fn unusable_stored_tokens_fail_a_push_as_our_fault_not_visma_s() {
 async fn an_item_blocked_just_after_the_reconnect_resumed_is_resumed_by_its_pull() {
     let sb = sandbox().await;
     let (deps, tenant) = ready(&sb).await;
-    deps.connections
-        .leave_connected(
-            &tenant,
-            domain::connection::ConnectionStatus::Expired,
-            Some("test"),
-            chrono::Utc::now(),
-            true,
-        )
-        .await
-        .unwrap();
+    expire_connection(&deps, &tenant).await;
     let answer = post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     assert_eq!(answer.status, 202);
 
