@@ -14,7 +14,7 @@ run:
 test:
 	scripts/with-aws.sh $(CARGO) test --workspace --no-fail-fast
 
-## make serve: the service in one process (CONTRACT §9) on LOCAL_HTTP_ADDR.
+## make serve: the service in one process (integration guide "Running locally") on LOCAL_HTTP_ADDR.
 serve:
 	scripts/with-aws.sh bash -c '. scripts/local-env.sh && exec $(CARGO) run -p local'
 

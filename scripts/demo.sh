@@ -80,7 +80,7 @@ PY
 fmt() { each '[d]' "$1"; }
 
 # ------------------------------------------------------------------ auth helpers
-# An Aourly bearer JWT (CONTRACT §2): HS256 over the local secret, valid for an hour.
+# An Aourly bearer JWT (integration guide "Authentication"): HS256 over the local secret, valid for an hour.
 jwt() { # role
   python3 - "$JWT_SECRET" "$TENANT" "$1" <<'PY'
 import base64, hashlib, hmac, json, sys, time
@@ -218,7 +218,7 @@ wait_for "the customer to sync" "$BASE/sync-items?kind=customer" \
 each '[i for i in d["items"] if i["id"] == "cus_demo_1"]' 'sync item customer/{id}: {status}  visma_id={visma_id}  last_error={last_error}'
 [ "$(get '[i["status"] for i in d["items"] if i["id"] == "cus_demo_1"][0]')" = synced ] || fail "the customer did not sync"
 
-# Two lines (25 % and 6 %); totals by Visma's rule (CONTRACT §6), computed here.
+# Two lines (25 % and 6 %); totals by Visma's rule (integration guide "Webhooks from Aourly"), computed here.
 invoice=$(python3 - "$customer" "$today" "$due" <<'PY'
 import json, sys
 from decimal import Decimal, ROUND_HALF_UP

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sourced by `make serve` and `make run`: local defaults for every variable of CONTRACT §8 that
+# Sourced by `make serve` and `make run`: local defaults for every variable of integration guide "Configuration" that
 # is not already set. Point VISMA_* at the project's Visma sandbox and AWS at the emulator.
 : "${AWS_ENDPOINT_URL:?AWS_ENDPOINT_URL must point at the local AWS emulator (scripts/with-aws.sh sets it)}"
 export AWS_REGION=${AWS_REGION:-eu-north-1}

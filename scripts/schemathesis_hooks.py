@@ -1,7 +1,7 @@
 """Schemathesis hooks for `scripts/schemathesis.sh` (loaded through SCHEMATHESIS_HOOKS).
 
 `POST /webhooks/aourly` needs `Aourly-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
-over the exact bytes sent (CONTRACT §2). Schemathesis generates the body, so this hook
+over the exact bytes sent (integration guide "Authentication"). Schemathesis generates the body, so this hook
 serializes it itself, signs those bytes with AOURLY_WEBHOOK_SECRET and the current time, and
 hands the bytes to the transport (`data=`), so what is signed is what is sent.
 

@@ -222,7 +222,7 @@ pub async fn run(runs: usize) {
         ("AWS_ACCESS_KEY_ID", "test".into()),
         ("AWS_SECRET_ACCESS_KEY", "test".into()),
         ("RUST_LOG", "info".into()),
-        ("TABLE_NAME", deps.table.name().into()),
+        ("TABLE_NAME", deps.config.table_name.clone()),
         ("SYNC_QUEUE_URL", deps.queue.url().into()),
         ("SYNC_DLQ_URL", deps.queue.dead_letter_url().into()),
         ("VISMA_IDENTITY_URL", sb.url()),

@@ -9,7 +9,6 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use store::{AccountingClaims, CompanyClaims, Connections, OAuthStates, Queue, Table, TokenVault};
 
 /// Requests per `Service.Operation`, counted once per HTTP attempt (SDK retries included).
 #[derive(Debug, Clone, Default)]
@@ -64,41 +63,12 @@ pub async fn counted(deps: &Deps, counter: &AwsCounter) -> Deps {
             .interceptor(counter.clone())
             .build(),
     );
-    let table = Table::new(ddb, deps.table.name());
-    let mut out = deps.clone();
-    // The Visma client's rate pacer takes its slots in the table: rebuilt on the counted one,
-    // as `Deps::with_config` builds it.
-    let config = &deps.config;
-    let visma_config = visma::VismaConfig {
-        identity_url: config.visma_identity_url.clone(),
-        api_url: config.visma_api_url.clone(),
-        client_id: config.visma_client_id.clone(),
-        client_secret: config
-            .secrets
-            .get(app::Secret::VismaClientSecret)
-            .cloned()
-            .unwrap_or_else(|| secrecy::SecretString::from(String::new())),
-        redirect_uri: config.visma_redirect_uri.clone(),
-        scopes: config.visma_scopes.clone(),
-        request_timeout: std::time::Duration::from_secs(20),
-    };
-    let pacer = app::pacer::SharedPacer::new(
-        store::RateSchedule::new(table.clone()),
-        &config.visma_client_id,
-        config.visma_rate_limit,
-    );
-    out.visma = visma::ApiClient::new(&visma_config)
-        .expect("Visma client")
-        .with_pacer(Arc::new(pacer));
-    out.companies = CompanyClaims::new(table.clone());
-    out.queue = Queue::new(sqs, deps.queue.url(), deps.queue.dead_letter_url());
-    out.connections = Connections::new(table.clone());
-    out.claims = AccountingClaims::new(table.clone());
-    out.states = OAuthStates::new(table.clone());
+    let mut config = (*deps.config).clone();
     // The benchmark runs without KMS (as `make serve` does by default).
-    out.vault = TokenVault::new(table.clone(), None);
-    out.table = table;
-    out
+    config.token_kms_key_id = None;
+    // Built as `Deps::with_config` builds it, on the counted clients: the Visma client's rate
+    // pacer takes its slots in the table too.
+    Deps::with_clients(config, ddb, sqs, None).expect("counted dependencies")
 }
 
 /// Total of a snapshot's entries whose key starts with `service` ("DynamoDB" or "SQS").

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::RecordKind;
+use domain::{ItemCode, ItemError, ItemStatus};
 use futures::StreamExt;
-use store::{ItemError, ItemStatus, SyncItems};
 use tower::ServiceExt;
 
 use crate::counting::{self, AwsCounter};
@@ -74,7 +74,7 @@ pub async fn run(items: usize) {
         })
         .await;
     assert_eq!(refused.load(Ordering::Relaxed), 0, "every webhook accepted");
-    let sync_items = SyncItems::new(plain.table.clone());
+    let sync_items = &plain.items;
     for i in 0..FAILED {
         let item = sync_items
             .get(
@@ -89,17 +89,15 @@ pub async fn run(items: usize) {
             .set_status(
                 &item,
                 ItemStatus::Failed,
-                Some(&ItemError::new("visma_rejected", "bench")),
+                Some(&ItemError::new(ItemCode::VismaRejected, "bench")),
                 chrono::Utc::now(),
             )
             .await
             .expect("mark failed");
     }
-    let sample = plain
-        .table
-        .client()
+    let sample = aws_sdk_dynamodb::Client::new(&integration_tests::aws().await)
         .get_item()
-        .table_name(plain.table.name())
+        .table_name(&plain.config.table_name)
         .key("PK", AttributeValue::S(store::keys::tenant_pk(&tenant)))
         .key(
             "SK",

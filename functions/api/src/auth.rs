@@ -1,4 +1,4 @@
-//! Bearer JWT checks (CONTRACT §2): HS256 with `AOURLY_JWT_SECRET`, `iss` = `aourly`,
+//! Bearer JWT checks (integration guide "Authentication"): HS256 with `AOURLY_JWT_SECRET`, `iss` = `aourly`,
 //! `aud` = `aourly-visma`, `exp` required; the `tenant` claim must match the path; writes need
 //! `owner`, reads `owner` or `service`.
 

@@ -1,4 +1,4 @@
-//! `GET /sync-items` and `POST /sync-items/{kind}/{id}/retry` (CONTRACT §4). The rules are in
+//! `GET /sync-items` and `POST /sync-items/{kind}/{id}/retry` (integration guide "Management API"). The rules are in
 //! [`app::items`].
 
 use app::items::{self, ItemsPage, ListError, ListQuery, RetryAccepted, RetryError};

@@ -29,7 +29,22 @@ pub fn http_router(deps: &Deps) -> Router {
 /// definitions in `template.yaml`.
 pub async fn ensure_resources(deps: &Deps) -> Result<(), StoreError> {
     let defs = Definitions::from_template()?;
-    resources::ensure_table(deps.table.client(), deps.table.name(), &defs.table).await?;
+    // The worker's last-receive decision reads the count from its configuration, which AWS
+    // sets from the same template parameter as the queue's redrive policy.
+    let template_max = defs
+        .sync_queue
+        .redrive_policy
+        .as_ref()
+        .and_then(|r| u32::try_from(r.max_receive_count).ok());
+    if template_max.is_some_and(|max| max != deps.config.sync_max_receive_count) {
+        tracing::warn!(
+            template = ?template_max,
+            configured = deps.config.sync_max_receive_count,
+            "SYNC_MAX_RECEIVE_COUNT differs from the template's maxReceiveCount"
+        );
+    }
+    let dynamodb = aws_sdk_dynamodb::Client::new(&store::aws_config().await);
+    resources::ensure_table(&dynamodb, &deps.config.table_name, &defs.table).await?;
     resources::ensure_queues(
         deps.queue.client(),
         deps.queue.url(),
@@ -144,7 +159,12 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error + Sen
         let mut ticks = tokio::time::interval(every);
         loop {
             ticks.tick().await;
-            if let Err(e) = scheduled_pull::handle_tick(&schedule).await {
+            if let Err(e) = scheduled_pull::handle_tick(
+                &schedule,
+                scheduled_pull::schedule_event(chrono::Utc::now()),
+            )
+            .await
+            {
                 tracing::warn!(error = %e, "schedule tick failed");
             }
         }

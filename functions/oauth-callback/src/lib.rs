@@ -1,4 +1,4 @@
-//! `GET /oauth/visma/callback` (CONTRACT §5).
+//! `GET /oauth/visma/callback` (integration guide "OAuth callback").
 
 use app::connection::{self, CallbackOutcome, CallbackQuery};
 use app::{Deps, Secret};

@@ -6,8 +6,8 @@
 
 use app::{Deps, Secret};
 use domain::SyncJob;
-use serde::{Deserialize, Serialize};
-use store::{keys, StoreError};
+use serde::Serialize;
+use store::StoreError;
 
 pub const SECRETS: &[Secret] = &[];
 
@@ -15,12 +15,6 @@ pub const SECRETS: &[Secret] = &[];
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct TickReport {
     pub tenants_queued: usize,
-}
-
-#[derive(Deserialize)]
-struct ConnectedEntry {
-    #[serde(rename = "GSI1SK")]
-    gsi1sk: String,
 }
 
 /// A failed tick. The next tick starts over, so nothing is lost; Lambda records the type.
@@ -42,26 +36,35 @@ impl From<TickError> for lambda_runtime::Diagnostic {
     }
 }
 
-pub async fn handle_tick(deps: &Deps) -> Result<TickReport, TickError> {
+/// The schedule's event: EventBridge's scheduled event, whose detail is empty.
+pub type ScheduleEvent = aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value>;
+
+/// The event of a tick at `time`, as EventBridge Scheduler sends it (the local runner's
+/// schedule, and tests).
+pub fn schedule_event(time: chrono::DateTime<chrono::Utc>) -> ScheduleEvent {
+    let mut event = ScheduleEvent::default();
+    event.source = "aws.events".into();
+    event.detail_type = "Scheduled Event".into();
+    event.time = Some(time);
+    event.detail = serde_json::json!({});
+    event
+}
+
+/// One tick of the schedule. The event says only that it is time (its `time` is logged).
+pub async fn handle_tick(deps: &Deps, event: ScheduleEvent) -> Result<TickReport, TickError> {
+    tracing::info!(time = ?event.time, "schedule tick");
     let mut report = TickReport::default();
     let mut start = None;
     loop {
-        let (entries, next): (Vec<ConnectedEntry>, _) = deps
-            .table
-            .query_index_page(keys::CONNECTED_PARTITION, 500, start)
-            .await?;
-        let mut jobs = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let Some(tenant) = keys::tenant_from_connected_sk(&entry.gsi1sk) else {
-                tracing::warn!(sk = %entry.gsi1sk, "skipping a malformed connected-index entry");
-                continue;
-            };
-            jobs.push(SyncJob::Pull { tenant });
-        }
+        let (tenants, next) = deps.connections.connected_page(500, start).await?;
+        let jobs: Vec<SyncJob> = tenants
+            .into_iter()
+            .map(|tenant| SyncJob::Pull { tenant })
+            .collect();
         // SendMessageBatch, ten jobs per call: 1,000 tenants are 2 index pages and 100 sends.
         report.tenants_queued += deps.queue.send_batch(&jobs).await?;
         match next {
-            Some(key) => start = Some(key),
+            Some(cursor) => start = Some(cursor),
             None => break,
         }
     }

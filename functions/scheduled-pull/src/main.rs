@@ -7,8 +7,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = app::or_exit(app::Deps::from_env(scheduled_pull::SECRETS).await);
     let deps = &deps;
     lambda_runtime::run(service_fn(
-        move |_event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
-            scheduled_pull::handle_tick(deps).await
+        move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
+            scheduled_pull::handle_tick(deps, event.payload).await
         },
     ))
     .await

@@ -1,4 +1,4 @@
-//! `POST /webhooks/aourly` (CONTRACT §6). The rules are in [`app::webhook`]; this adapter reads
+//! `POST /webhooks/aourly` (integration guide "Webhooks from Aourly"). The rules are in [`app::webhook`]; this adapter reads
 //! the body within the 256 KiB limit (413 before anything is parsed) and the signature header.
 
 use app::webhook::{self, Accepted, WebhookError, MAX_BODY_BYTES};

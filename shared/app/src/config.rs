@@ -1,4 +1,4 @@
-//! All configuration, parsed once at start-up (CONTRACT §8). Nothing else reads the environment.
+//! All configuration, parsed once at start-up (integration guide "Configuration"). Nothing else reads the environment.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -79,7 +79,7 @@ impl Secrets {
     }
 }
 
-/// Settings only `make serve` uses (CONTRACT §9).
+/// Settings only `make serve` uses (integration guide "Running locally").
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
     pub http_addr: SocketAddr,
@@ -102,6 +102,9 @@ pub struct Config {
     /// Visma's rate limit per client and endpoint, shared by all tenants (`VISMA_RATE_LIMIT`,
     /// `requests/seconds`, default `600/60`); the pacer keeps every worker together under it.
     pub visma_rate_limit: crate::pacer::RateLimit,
+    /// The sync queue's `maxReceiveCount` (`SYNC_MAX_RECEIVE_COUNT`, default 5; template.yaml
+    /// passes its redrive policy's value): the receive on which a push job is its last.
+    pub sync_max_receive_count: u32,
     pub local: LocalConfig,
     pub secrets: Secrets,
     unresolved: HashMap<Secret, SecretSource>,
@@ -109,6 +112,9 @@ pub struct Config {
 
 pub const DEFAULT_IDENTITY_URL: &str = "https://identity.vismaonline.com";
 pub const DEFAULT_API_URL: &str = "https://eaccountingapi.vismaonline.com";
+/// The sync queue's `maxReceiveCount` when `SYNC_MAX_RECEIVE_COUNT` is not set (template.yaml's
+/// default).
+pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 5;
 pub const DEFAULT_SCOPES: &str = "ea:api offline_access ea:sales ea:accounting";
 
 impl Config {
@@ -217,6 +223,14 @@ impl Config {
                     ConfigError::new("VISMA_RATE_LIMIT", "is not requests/seconds like 600/60")
                 })?,
             },
+            sync_max_receive_count: get("SYNC_MAX_RECEIVE_COUNT")
+                .unwrap_or_else(|| DEFAULT_MAX_RECEIVE_COUNT.to_string())
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    ConfigError::new("SYNC_MAX_RECEIVE_COUNT", "is not a positive whole number")
+                })?,
             local: LocalConfig {
                 http_addr,
                 schedule_every: Duration::from_secs(schedule_seconds),

@@ -1,13 +1,14 @@
-//! The connection lifecycle behind the Integrations page's Visma card (CONTRACT §4, §5):
+//! The connection lifecycle behind the Integrations page's Visma card (integration guide "Management API", "OAuth callback"):
 //! connect, the OAuth callback, status, disconnect.
 
 use chrono::{DateTime, Utc};
 use domain::connection::{Connection, ConnectionStatus, SyncResult, VismaCompany};
 use domain::outbound::OutboundType;
+use domain::{ItemStatus, Warning};
 use domain::{SyncJob, TenantId};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use store::{ClaimOutcome, ItemStatus, PendingAuthorization, StoreError, SyncItems, VISMA_SYSTEM};
+use store::{ClaimOutcome, PendingAuthorization, StoreError, VISMA_SYSTEM};
 use url::Url;
 use visma::{CsrfToken, PkceCodeChallenge, StaticToken};
 
@@ -90,7 +91,7 @@ pub enum CallbackOutcome {
     InvalidState,
 }
 
-/// `GET /oauth/visma/callback` (CONTRACT §5).
+/// `GET /oauth/visma/callback` (integration guide "OAuth callback").
 pub async fn complete(
     deps: &Deps,
     query: CallbackQuery,
@@ -217,7 +218,7 @@ pub async fn complete(
     )
     .await?;
     // Items that waited out the expiry go again, without another webhook.
-    crate::retry::resume_blocked(deps, &tenant, crate::retry::CONNECTION_CODES).await?;
+    crate::resume::resume_blocked(deps, &tenant, &crate::resume::connection_codes()).await?;
     tracing::info!(%tenant, "connected to Visma; first pull queued");
     Ok(back(None))
 }
@@ -251,7 +252,7 @@ pub async fn disconnect(
     Ok(())
 }
 
-/// `GET` the base path (CONTRACT §4).
+/// `GET` the base path (integration guide "Management API").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatusBody {
     pub status: ConnectionStatus,
@@ -261,7 +262,7 @@ pub struct StatusBody {
     pub last_sync_result: Option<SyncResult>,
     pub mapping_complete: bool,
     pub counts: Counts,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -281,7 +282,7 @@ pub struct Counts {
 /// Four counts over GSI2's key-only entries, side by side, rather than reading every item.
 async fn counts(deps: &Deps, tenant: &TenantId) -> Result<Counts, StoreError> {
     crate::items::ensure_status_index(deps, tenant).await?;
-    let items = SyncItems::new(deps.table.clone());
+    let items = &deps.items;
     let (pending, synced, failed, blocked) = tokio::try_join!(
         items.count(tenant, ItemStatus::Pending),
         items.count(tenant, ItemStatus::Synced),
@@ -306,20 +307,10 @@ pub async fn status(deps: &Deps, tenant: &TenantId) -> Result<StatusBody, StoreE
         counts(deps, tenant),
         crate::mapping::status_flags(deps, tenant),
     )?;
-    let mut warnings = Vec::new();
     let status = connection
         .as_ref()
         .map_or(ConnectionStatus::NotConnected, |c| c.status);
-    match status {
-        ConnectionStatus::Expired => warnings.push("reauthorization_required".to_owned()),
-        ConnectionStatus::Connected if !mapping_complete => {
-            warnings.push("mapping_incomplete".to_owned())
-        }
-        _ => {}
-    }
-    if status != ConnectionStatus::NotConnected {
-        warnings.extend(mapping_warnings);
-    }
+    let warnings = status_warnings(status, mapping_complete, mapping_warnings);
     Ok(StatusBody {
         status,
         visma_company: connection
@@ -336,6 +327,27 @@ pub async fn status(deps: &Deps, tenant: &TenantId) -> Result<StatusBody, StoreE
         counts,
         warnings,
     })
+}
+
+/// The status body's warnings: the connection's first, then the mapping's (none before a
+/// connection exists: there is nothing to map yet).
+pub fn status_warnings(
+    status: ConnectionStatus,
+    mapping_complete: bool,
+    mapping_warnings: Vec<Warning>,
+) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    match status {
+        ConnectionStatus::Expired => warnings.push(Warning::ReauthorizationRequired),
+        ConnectionStatus::Connected if !mapping_complete => {
+            warnings.push(Warning::MappingIncomplete)
+        }
+        _ => {}
+    }
+    if status != ConnectionStatus::NotConnected {
+        warnings.extend(mapping_warnings);
+    }
+    warnings
 }
 
 #[cfg(test)]
@@ -366,5 +378,30 @@ mod tests {
         ] {
             assert!(allowed_return_url(&prefixes, bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn warnings_name_the_connection_first_and_the_mapping_only_once_connected() {
+        use ConnectionStatus::*;
+        use Warning::*;
+        assert_eq!(
+            status_warnings(Expired, false, vec![MappingUnconfirmed]),
+            [ReauthorizationRequired, MappingUnconfirmed]
+        );
+        assert_eq!(
+            status_warnings(Connected, false, vec![MappingInvalid]),
+            [MappingIncomplete, MappingInvalid]
+        );
+        assert_eq!(status_warnings(Connected, true, vec![]), []);
+        // Not connected yet: a mapping left from nothing is not the owner's concern.
+        assert_eq!(
+            status_warnings(NotConnected, false, vec![MappingUnconfirmed]),
+            []
+        );
+        // Disconnected keeps the mapping for a reconnect, and says what is wrong with it.
+        assert_eq!(
+            status_warnings(Disconnected, false, vec![MappingUnconfirmed]),
+            [MappingUnconfirmed]
+        );
     }
 }

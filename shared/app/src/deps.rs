@@ -2,22 +2,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use store::{AccountingClaims, CompanyClaims, Connections, OAuthStates, Queue, Table, TokenVault};
+use store::{
+    AccountingClaims, CompanyClaims, Connections, CustomerLinks, OAuthStates, Pulled, Queue, Store,
+    SyncItems, TokenVault,
+};
 use visma::{ApiClient, VismaConfig, VismaOAuth};
 
 use crate::{Config, ConfigError, Secret};
 
-/// Everything a handler needs, built once per cold start and shared by reference.
+/// Everything a handler needs, built once per cold start and shared by reference. The store's
+/// capabilities are built here and nowhere else.
 #[derive(Clone, Debug)]
 pub struct Deps {
     pub config: Arc<Config>,
-    pub table: Table,
     pub queue: Queue,
     pub connections: Connections,
     pub claims: AccountingClaims,
     pub companies: CompanyClaims,
     pub states: OAuthStates,
     pub vault: TokenVault,
+    pub items: SyncItems,
+    pub pulled: Pulled,
+    pub links: CustomerLinks,
     pub oauth: VismaOAuth,
     pub visma: ApiClient,
 }
@@ -41,16 +47,30 @@ impl Deps {
 
     /// Builds the clients for an already parsed configuration (tests and the local runner).
     pub fn with_config(config: Config, aws: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
-        let queue = Queue::new(
-            aws_sdk_sqs::Client::new(aws),
-            &config.sync_queue_url,
-            &config.sync_dlq_url,
-        );
+        // A client costs cold start: KMS only when tokens are encrypted.
         let kms = config
             .token_kms_key_id
-            .clone()
-            .map(|key| (aws_sdk_kms::Client::new(aws), key));
+            .is_some()
+            .then(|| aws_sdk_kms::Client::new(aws));
+        Self::with_clients(
+            config,
+            aws_sdk_dynamodb::Client::new(aws),
+            aws_sdk_sqs::Client::new(aws),
+            kms,
+        )
+    }
+
+    /// Builds everything on these AWS clients (the benchmarks pass counting ones). `kms` is
+    /// used only when `TOKEN_KMS_KEY_ID` is set.
+    pub fn with_clients(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        kms: Option<aws_sdk_kms::Client>,
+    ) -> Result<Self, ConfigError> {
+        let queue = Queue::new(sqs, &config.sync_queue_url, &config.sync_dlq_url);
+        let kms = kms.zip(config.token_kms_key_id.clone());
+        let store = Store::new(dynamodb, &config.table_name, kms);
         let visma_config = VismaConfig {
             identity_url: config.visma_identity_url.clone(),
             api_url: config.visma_api_url.clone(),
@@ -79,20 +99,22 @@ impl Deps {
             .map_err(|e| invalid(visma::VismaError::Config(e.to_string())))?;
         let oauth = VismaOAuth::with_http_client(&visma_config, http.clone()).map_err(invalid)?;
         let pacer = crate::pacer::SharedPacer::new(
-            store::RateSchedule::new(table.clone()),
+            store.rates,
             &config.visma_client_id,
             config.visma_rate_limit,
         );
         let visma = ApiClient::with_http_client(http, visma_config.api_url.clone())
             .with_pacer(Arc::new(pacer));
         Ok(Self {
-            connections: Connections::new(table.clone()),
-            claims: AccountingClaims::new(table.clone()),
-            companies: CompanyClaims::new(table.clone()),
-            states: OAuthStates::new(table.clone()),
-            vault: TokenVault::new(table.clone(), kms),
+            connections: store.connections,
+            claims: store.claims,
+            companies: store.companies,
+            states: store.states,
+            vault: store.vault,
+            items: store.items,
+            pulled: store.pulled,
+            links: store.links,
             config: Arc::new(config),
-            table,
             queue,
             oauth,
             visma,

@@ -1,11 +1,11 @@
-//! Outbound events to Aourly (CONTRACT §7), when `AOURLY_EVENTS_URL` is set.
+//! Outbound events to Aourly (integration guide "Outbound events"), when `AOURLY_EVENTS_URL` is set.
 //!
 //! Any function may raise an event: it becomes an `Emit` job on the sync queue (durable at
 //! once). The sync worker, the only function that holds `AOURLY_EVENTS_SECRET`, signs and
 //! POSTs it ([`deliver_or_reschedule`]). Anything but a 2xx queues a fresh copy of the job,
 //! delayed as long as the event has already waited (1 s to 15 min), and the delivered message
 //! is done: an Aourly outage of hours does not use up the queue's receive budget, so the event
-//! is retried until 2xx (CONTRACT §7). After [`GIVE_UP_AFTER`] the message is left to the
+//! is retried until 2xx (integration guide "Outbound events"). After [`GIVE_UP_AFTER`] the message is left to the
 //! queue's own retries, which end in the dead-letter queue, so no event is dropped silently.
 
 use std::time::Duration;
@@ -70,23 +70,7 @@ async fn queue(
 /// How long an event is retried before it is left to the dead-letter queue.
 pub const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::hours(72);
 
-/// The longest delay SQS allows on a message (15 min).
-const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
-
-/// How long to wait before the next delivery of an event that has waited `age`: as long as it
-/// has already waited, between 1 s and 15 min, with jitter (half to all of it) so that many
-/// events refused at once spread out. Waiting as long as it waited doubles the wait each time.
-pub fn redelivery_delay(age: chrono::Duration) -> Duration {
-    let wait = age
-        .to_std()
-        .unwrap_or_default()
-        .clamp(Duration::from_secs(1), MAX_DELAY);
-    let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-    Duration::from_millis(rand::Rng::random_range(&mut rand::rng(), ms / 2..=ms))
-        .max(Duration::from_secs(1))
-}
-
-/// Delivers `event`, or queues it again with [`redelivery_delay`]: `Ok` when this message is
+/// Delivers `event`, or queues it again with [`crate::backoff::redelivery_delay`]: `Ok` when this message is
 /// done either way. `Err` returns the message to the queue: the events endpoint is not
 /// configured, the copy could not be queued, or the event is older than [`GIVE_UP_AFTER`].
 pub async fn deliver_or_reschedule(
@@ -103,7 +87,7 @@ pub async fn deliver_or_reschedule(
         tracing::error!(tenant = %event.tenant, event_id = %event.id, error = %refused, "event undelivered for 72 hours; leaving it to the dead-letter queue");
         return Err(refused);
     }
-    let delay = redelivery_delay(age);
+    let delay = crate::backoff::redelivery_delay(age);
     let job = SyncJob::Emit {
         event: event.clone(),
     };
@@ -166,21 +150,4 @@ fn events_client() -> &'static reqwest::Client {
             .build()
             .unwrap_or_default()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_wait_doubles_from_one_second_to_fifteen_minutes() {
-        for _ in 0..100 {
-            let fresh = redelivery_delay(chrono::Duration::zero());
-            assert_eq!(fresh, Duration::from_secs(1));
-            let minute = redelivery_delay(chrono::Duration::seconds(60));
-            assert!((30..=60).contains(&minute.as_secs()), "{minute:?}");
-            let day = redelivery_delay(chrono::Duration::hours(24));
-            assert!((450..=900).contains(&day.as_secs()), "{day:?}");
-        }
-    }
 }

@@ -1,4 +1,4 @@
-//! The sync items of the Integrations page (CONTRACT §4): the listing and the retry of one.
+//! The sync items of the Integrations page (integration guide "Management API"): the listing and the retry of one.
 //!
 //! Retry rules where the contract is silent:
 //! - the tenant must be connected (`expired` counts as not connected: the item would only
@@ -14,13 +14,13 @@
 //! nothing).
 
 use chrono::{DateTime, Utc};
-use domain::{RecordKind, SyncJob, TenantId};
+use domain::{ItemError, ItemStatus, RecordKind, SyncJob, TenantId};
 use serde::Serialize;
-use store::{Cursor, ItemError, ItemStatus, ListFilter, Pulled, StoreError, SyncItem, SyncItems};
+use store::{Cursor, ListFilter, StoreError, SyncItem, SyncItems};
 
 use crate::Deps;
 
-/// One item as the API shows it (CONTRACT §4).
+/// One item as the API shows it (integration guide "Management API").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ItemBody {
     pub kind: RecordKind,
@@ -81,7 +81,7 @@ pub enum ListError {
 
 /// Parses a kind path segment or query value.
 pub fn parse_kind(raw: &str) -> Result<RecordKind, BadParameter> {
-    store::parse_kind(raw).ok_or(BadParameter {
+    raw.parse().map_err(|_| BadParameter {
         field: "kind",
         message: "must be one of invoice, customer, voucher",
     })
@@ -93,13 +93,11 @@ pub fn parse_kind(raw: &str) -> Result<RecordKind, BadParameter> {
 /// tenant that is no longer pulled (expired, disconnected) is indexed when it is next looked
 /// at. One `GetItem` once indexed.
 pub async fn ensure_status_index(deps: &Deps, tenant: &TenantId) -> Result<(), StoreError> {
-    let pulled = Pulled::new(deps.table.clone());
+    let pulled = &deps.pulled;
     if pulled.pull_state(tenant).await?.items_status_indexed {
         return Ok(());
     }
-    let indexed = SyncItems::new(deps.table.clone())
-        .index_statuses(tenant)
-        .await?;
+    let indexed = deps.items.index_statuses(tenant).await?;
     if indexed > 0 {
         tracing::info!(%tenant, indexed, "sync items indexed by status");
     }
@@ -137,7 +135,8 @@ pub async fn list(
     if status.is_some() {
         ensure_status_index(deps, tenant).await?;
     }
-    let (items, next) = SyncItems::new(deps.table.clone())
+    let (items, next) = deps
+        .items
         .list(tenant, &ListFilter { status, kind }, cursor.as_ref())
         .await?;
     Ok(ItemsPage {
@@ -183,7 +182,7 @@ pub async fn retry_one(
         .get(tenant)
         .await?
         .is_some_and(|c| c.status == domain::connection::ConnectionStatus::Connected);
-    let items = SyncItems::new(deps.table.clone());
+    let items = &deps.items;
     let Some(mut item) = items.get(tenant, kind, id).await? else {
         return Err(RetryError::NotFound);
     };
@@ -196,7 +195,7 @@ pub async fn retry_one(
             ItemStatus::Pending => break,
             ItemStatus::Failed | ItemStatus::Blocked => {}
         }
-        match to_pending(&items, &item, now).await {
+        match to_pending(items, &item, now).await {
             Ok(_) => break,
             Err(StoreError::ConditionFailed) => {
                 item = items
@@ -211,7 +210,7 @@ pub async fn retry_one(
         .send(&push_job(tenant, kind, id), 0)
         .await
         .map_err(RetryError::Queue)?;
-    tracing::info!(%tenant, kind = store::keys::kind_str(kind), "sync item retried");
+    tracing::info!(%tenant, kind = kind.as_str(), "sync item retried");
     Ok(RetryAccepted {
         kind,
         id: id.to_owned(),

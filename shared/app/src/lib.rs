@@ -1,20 +1,37 @@
-//! The composition root shared by every function and the local runner: configuration parsed
-//! once ([`Config`]), telemetry ([`telemetry`]), problem+json answers ([`Problem`]) and the
-//! dependencies built once per cold start ([`Deps`]).
+//! The service's use cases and its composition root, shared by every function and the local
+//! runner.
+//!
+//! Composition: configuration parsed once ([`Config`]), telemetry ([`telemetry`]),
+//! problem+json answers ([`Problem`]) and the dependencies built once per cold start
+//! ([`Deps`]).
+//!
+//! Use cases (imports point down this list, never up):
+//! - [`jobs`]: one job from the sync queue; the sync worker adapts SQS to it;
+//! - [`pull`]: reading Visma into the pulled data; it proposes the mapping ([`mapping`]);
+//! - [`push`]: one Aourly record into Visma, exactly once;
+//! - [`resume`]: putting waiting items back on the queue;
+//! - [`webhook`], [`connection`], [`items`], [`mapping`], [`vouchers`]: what the HTTP
+//!   functions call;
+//! - [`translate`]: Visma's models to ours and back; [`events`]: outbound events to Aourly;
+//!   [`tokens`]: the tenant's Visma tokens; [`pacer`]: Visma's rate limit; [`backoff`]: waits.
 
+pub mod backoff;
 mod config;
 pub mod connection;
 mod deps;
 pub mod events;
 pub mod items;
+pub mod jobs;
 pub mod mapping;
 pub mod pacer;
 mod problem;
 pub mod pull;
 pub mod push;
-pub mod retry;
+pub mod resume;
 pub mod telemetry;
 pub mod tokens;
+pub mod translate;
+pub mod vouchers;
 pub mod webhook;
 
 pub use config::{Config, ConfigError, LocalConfig, Secret, Secrets};

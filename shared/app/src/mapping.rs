@@ -1,4 +1,4 @@
-//! The account mapping (CONTRACT §4): proposed after the first pull, reviewed and saved by the
+//! The account mapping (integration guide "Management API"): proposed after the first pull, reviewed and saved by the
 //! owner (`PUT /account-mapping`), and re-validated against the pulled data every time it is
 //! read, so a new fiscal year, a deactivated account or a changed coding shows at once in
 //! `complete`, in status warnings, and in what [`current`] lets a push use.
@@ -10,18 +10,28 @@
 
 use domain::mapping::{self, AccountMapping, MappingInput, PulledData, SalesEntry};
 use domain::pull::{current_fiscal_year, Account, Coding};
-use domain::{FieldError, TenantId};
-use store::{Pulled, StoreError};
+use domain::{FieldError, ItemCode, TenantId, Warning};
+use store::StoreError;
 use visma::{ListQuery, TokenSource, VismaApi, VismaError};
 
 use crate::tokens::TenantTokens;
 use crate::Deps;
 
-/// Warning on the status when the mapping was proposed but the owner has not saved it.
-pub const WARNING_UNCONFIRMED: &str = "mapping_unconfirmed";
-/// Warning on the status when a stored entry no longer validates against the pulled data (for
-/// example an account missing from a new fiscal year).
-pub const WARNING_INVALID: &str = "mapping_invalid";
+impl MappingView {
+    /// `mapping_unconfirmed` until the owner saves a proposed mapping; `mapping_invalid` when
+    /// a stored entry no longer validates (for example an account missing from a new fiscal
+    /// year).
+    pub fn warnings(&self) -> Vec<Warning> {
+        let mut warnings = Vec::new();
+        if self.stored && !self.mapping.confirmed {
+            warnings.push(Warning::MappingUnconfirmed);
+        }
+        if self.stored && !self.problems.is_empty() {
+            warnings.push(Warning::MappingInvalid);
+        }
+        warnings
+    }
+}
 
 /// The mapping as it stands now against the pulled data, with its problems.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,7 +49,7 @@ async fn pulled_data(
     deps: &Deps,
     tenant: &TenantId,
 ) -> Result<(Vec<Account>, Vec<Coding>), StoreError> {
-    let pulled = Pulled::new(deps.table.clone());
+    let pulled = &deps.pulled;
     let years = pulled.fiscal_years(tenant).await?;
     let chart = match current_fiscal_year(&years, chrono::Utc::now().date_naive()) {
         Some(year) => pulled.chart(tenant, &year.id).await?.unwrap_or_default(),
@@ -51,7 +61,7 @@ async fn pulled_data(
 
 /// The stored mapping re-validated against the pulled data.
 pub async fn view(deps: &Deps, tenant: &TenantId) -> Result<MappingView, StoreError> {
-    let pulled = Pulled::new(deps.table.clone());
+    let pulled = &deps.pulled;
     let Some(mut mapping) = pulled.mapping(tenant).await? else {
         return Ok(MappingView::default());
     };
@@ -67,7 +77,7 @@ pub async fn view(deps: &Deps, tenant: &TenantId) -> Result<MappingView, StoreEr
 /// For the push pipeline: the mapping to push with, re-validated now. Use
 /// [`AccountMapping::entry_for_rate`] for a rate: it answers only for valid entries, so a push
 /// whose rate has none is blocked with `mapping_incomplete` instead of guessing. Pushes may use
-/// the mapping confirmed or not (CONTRACT §4).
+/// the mapping confirmed or not (integration guide "Management API").
 pub async fn current(deps: &Deps, tenant: &TenantId) -> Result<Option<AccountMapping>, StoreError> {
     let view = view(deps, tenant).await?;
     Ok(view.stored.then_some(view.mapping))
@@ -77,16 +87,9 @@ pub async fn current(deps: &Deps, tenant: &TenantId) -> Result<Option<AccountMap
 pub async fn status_flags(
     deps: &Deps,
     tenant: &TenantId,
-) -> Result<(bool, Vec<String>), StoreError> {
+) -> Result<(bool, Vec<Warning>), StoreError> {
     let view = view(deps, tenant).await?;
-    let mut warnings = Vec::new();
-    if view.stored && !view.mapping.confirmed {
-        warnings.push(WARNING_UNCONFIRMED.to_owned());
-    }
-    if view.stored && !view.problems.is_empty() {
-        warnings.push(WARNING_INVALID.to_owned());
-    }
-    Ok((view.mapping.complete, warnings))
+    Ok((view.mapping.complete, view.warnings()))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,7 +140,7 @@ pub async fn save(
     let data = PulledData::new(&chart, &codings);
     let (mut sales, accounts) =
         mapping::validate_input(input, &data).map_err(SaveError::Invalid)?;
-    let pulled = Pulled::new(deps.table.clone());
+    let pulled = &deps.pulled;
     let stored = pulled.mapping(tenant).await?;
     for entry in &mut sales {
         entry.article_id = stored.as_ref().and_then(|m| {
@@ -174,7 +177,9 @@ pub async fn on_mapping_saved(deps: &Deps, tenant: &TenantId, mapping: &AccountM
         "account mapping saved"
     );
     // Items blocked on the mapping try again; those whose rate is still unmapped block again.
-    if let Err(e) = crate::retry::resume_blocked(deps, tenant, &["mapping_incomplete"]).await {
+    if let Err(e) =
+        crate::resume::resume_blocked(deps, tenant, &[ItemCode::MappingIncomplete]).await
+    {
         tracing::warn!(%tenant, error = %e, "could not resume items blocked on the mapping; a manual sync will");
     }
 }
@@ -187,7 +192,7 @@ pub(crate) async fn after_pull<T: TokenSource + ?Sized>(
     tenant: &TenantId,
     api: &VismaApi<'_, T>,
 ) -> Result<bool, SaveError> {
-    let pulled = Pulled::new(deps.table.clone());
+    let pulled = &deps.pulled;
     let (chart, codings) = pulled_data(deps, tenant).await?;
     let data = PulledData::new(&chart, &codings);
     if let Some(mut stored) = pulled.mapping(tenant).await? {

@@ -1,4 +1,4 @@
-//! `application/problem+json` answers (CONTRACT §3): a stable `code` Aourly can switch on,
+//! `application/problem+json` answers (integration guide "Errors"): a stable `code` Aourly can switch on,
 //! and the fields at fault. Never internal error text.
 
 use axum::http::{header, StatusCode};
@@ -85,7 +85,7 @@ impl Problem {
 }
 
 /// Gives the error answers axum makes itself (a method the path does not take, a path or body
-/// its extractors refuse, an empty 404) the problem+json shape of CONTRACT §3, with a generic
+/// its extractors refuse, an empty 404) the problem+json shape of integration guide "Errors", with a generic
 /// title: their own text can echo the input. Answers the handlers made (problem+json already,
 /// or the OAuth callback's `text/html` pages) pass through untouched. Applied to each router
 /// with `axum::middleware::map_response`.

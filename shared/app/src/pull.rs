@@ -20,32 +20,22 @@
 //! Tokens due for refresh are refreshed on the way by [`TenantTokens`], so the schedule keeps
 //! every connection's refresh token alive.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 use domain::connection::{ConnectionStatus, SyncResult};
 use domain::pull::{
-    self, charts_to_pull, coding_vat_rate, events_for, merge_chart, merge_codings,
-    plan_voucher_writes, sort_chart, voucher_origin, Account, ChartPull, Coding, FiscalYear,
-    IndexedCustomer, PullChanges, PulledVoucher, PulledVoucherRow, SalesTerms, VatCode,
+    self, charts_to_pull, events_for, merge_chart, merge_codings, plan_voucher_writes, sort_chart,
+    Account, ChartPull, Coding, FiscalYear, IndexedCustomer, PullChanges, PulledVoucher, VatCode,
     VoucherOrigin, VoucherWrite,
 };
 use domain::TenantId;
-use store::{Pulled, StoreError};
+use store::StoreError;
 use visma::{ErrorClass, ListQuery, TokenSource, VismaApi, VismaError};
 
 use crate::tokens::TenantTokens;
+use crate::translate;
 use crate::Deps;
 
-/// How a pull ended.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PullReport {
-    /// The tenant was not connected: nothing was read.
-    pub skipped: bool,
-    pub changes: PullChanges,
-    /// The account mapping was proposed on this pull.
-    pub mapping_proposed: bool,
-}
+pub use domain::pull::PullReport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
@@ -74,9 +64,9 @@ impl PullError {
     }
 }
 
-/// The outbound events (CONTRACT §7) this pull should send: `visma.accounts.updated`,
+/// The outbound events (integration guide "Outbound events") this pull should send: `visma.accounts.updated`,
 /// `visma.fiscal_years.updated`, `visma.vouchers.pulled`, each only when that data changed.
-pub fn events_to_send(report: &PullReport) -> Vec<&'static str> {
+pub fn events_to_send(report: &PullReport) -> Vec<domain::outbound::OutboundType> {
     events_for(&report.changes)
 }
 
@@ -142,29 +132,25 @@ pub async fn run(deps: &Deps, tenant: &TenantId) -> Result<PullReport, PullError
 async fn announce(deps: &Deps, tenant: &TenantId, report: &PullReport) {
     use domain::outbound::OutboundType;
     let mut all_queued = true;
-    for event in events_to_send(report) {
-        let (kind, data) = match event {
-            "visma.accounts.updated" => (
-                OutboundType::AccountsUpdated,
-                serde_json::json!({"fiscal_year_ids": report.changes.accounts}),
-            ),
-            "visma.fiscal_years.updated" => {
-                (OutboundType::FiscalYearsUpdated, serde_json::json!({}))
+    for kind in events_to_send(report) {
+        let data = match kind {
+            OutboundType::AccountsUpdated => {
+                serde_json::json!({"fiscal_year_ids": report.changes.accounts})
             }
-            _ => (
-                OutboundType::VouchersPulled,
-                serde_json::json!({"count": report.changes.vouchers_for_aourly}),
-            ),
+            OutboundType::VouchersPulled => {
+                serde_json::json!({"count": report.changes.vouchers_for_aourly})
+            }
+            _ => serde_json::json!({}),
         };
         if let Err(e) = crate::events::emit(deps, tenant, kind, data).await {
-            tracing::warn!(%tenant, event, error = %e, "could not queue an outbound event; the next pull announces it");
+            tracing::warn!(%tenant, event = kind.as_str(), error = %e, "could not queue an outbound event; the next pull announces it");
             all_queued = false;
         }
     }
-    // Announced (and acted on by the worker's `retry::after_pull` with this report): no
+    // Announced (and acted on by the worker's `resume::after_pull` with this report): no
     // longer carried over.
     if all_queued && !report.changes.is_empty() {
-        let pulled = Pulled::new(deps.table.clone());
+        let pulled = &deps.pulled;
         if let Err(e) = pulled
             .set_unannounced(tenant, &PullChanges::default())
             .await
@@ -194,7 +180,7 @@ async fn pull_data<T: TokenSource + ?Sized>(
     let mut changes = PullChanges::default();
     let result = pull_into(deps, tenant, api, &mut changes).await;
     if result.is_err() && !changes.is_empty() {
-        let pulled = Pulled::new(deps.table.clone());
+        let pulled = &deps.pulled;
         let carried = pulled.pull_state(tenant).await.map(|state| {
             let mut carried = state.unannounced;
             carried.merge(&changes);
@@ -219,7 +205,7 @@ async fn pull_into<T: TokenSource + ?Sized>(
     api: &VismaApi<'_, T>,
     changes: &mut PullChanges,
 ) -> Result<(), PullError> {
-    let pulled = Pulled::new(deps.table.clone());
+    let pulled = &deps.pulled;
     let mut state = pulled.pull_state(tenant).await?;
     if !state.items_status_indexed {
         crate::items::ensure_status_index(deps, tenant).await?;
@@ -229,7 +215,11 @@ async fn pull_into<T: TokenSource + ?Sized>(
 
     // Fiscal years: one short list; write only the ones that differ.
     let years_page = api.fiscal_years().list_all(&ListQuery::new()).await?;
-    let mut years: Vec<FiscalYear> = years_page.items.iter().map(fiscal_year).collect();
+    let mut years: Vec<FiscalYear> = years_page
+        .items
+        .iter()
+        .map(translate::fiscal_year)
+        .collect();
     years.sort_by_key(|y| y.start_date);
     let stored_years = pulled.fiscal_years(tenant).await?;
     for y in &years {
@@ -256,7 +246,7 @@ async fn pull_into<T: TokenSource + ?Sized>(
             ChartPull::ChangedSince(at) => modified_since(at),
         };
         let page = api.accounts().list_all_for_year(fy, &query).await?;
-        let read: Vec<Account> = page.items.iter().map(account).collect();
+        let read: Vec<Account> = page.items.iter().map(translate::account).collect();
         let stored = pulled.chart(tenant, &id).await?;
         let (chart, changed) = match (how, stored) {
             (ChartPull::ChangedSince(_), Some(stored)) => merge_chart(&stored, read),
@@ -279,7 +269,7 @@ async fn pull_into<T: TokenSource + ?Sized>(
         None => ListQuery::new(),
     };
     let page = api.article_account_codings().list_all(&query).await?;
-    let read: Vec<Coding> = page.items.iter().map(coding).collect();
+    let read: Vec<Coding> = page.items.iter().map(translate::coding).collect();
     let (codings, changed) = if state.codings_watermark.is_some() {
         merge_codings(&state.codings, read)
     } else {
@@ -292,7 +282,7 @@ async fn pull_into<T: TokenSource + ?Sized>(
 
     // VAT codes: short, no change timestamp; compared whole.
     let page = api.vat_codes().list_all(&ListQuery::new()).await?;
-    let vat_codes: Vec<VatCode> = page.items.iter().map(vat_code).collect();
+    let vat_codes: Vec<VatCode> = page.items.iter().map(translate::vat_code).collect();
     if vat_codes != state.vat_codes {
         state.vat_codes = vat_codes;
         changes.vat_codes = true;
@@ -300,7 +290,7 @@ async fn pull_into<T: TokenSource + ?Sized>(
 
     // Terms of payment: a short list, kept for the customers the push creates.
     let page = api.terms_of_payment().list_all(&ListQuery::new()).await?;
-    state.sales_terms = sales_terms(&page.items);
+    state.sales_terms = translate::sales_terms(&page.items);
 
     // Customers changed since the watermark (all of them the first time, and when the index
     // is in an older layout), into the customer index the push matches Aourly customers with:
@@ -312,7 +302,11 @@ async fn pull_into<T: TokenSource + ?Sized>(
         None => ListQuery::new(),
     };
     let page = api.customers().list_all(&query).await?;
-    let read: Vec<IndexedCustomer> = page.items.iter().filter_map(indexed_customer).collect();
+    let read: Vec<IndexedCustomer> = page
+        .items
+        .iter()
+        .filter_map(translate::indexed_customer)
+        .collect();
     pulled.put_customer_index(tenant, &read).await?;
     state.customers_watermark = Some(page.server_time_utc);
     state.customer_index_version = store::CUSTOMER_INDEX_VERSION;
@@ -337,7 +331,7 @@ async fn pull_into<T: TokenSource + ?Sized>(
         let read: Vec<PulledVoucher> = page
             .items
             .iter()
-            .filter_map(|v| voucher(v, &pushed, page.server_time_utc))
+            .filter_map(|v| translate::pulled_voucher(v, &pushed, page.server_time_utc))
             .collect();
         let ids: Vec<String> = read.iter().map(|v| v.id.clone()).collect();
         let known = pulled.known_vouchers(tenant, &ids).await?;
@@ -388,110 +382,4 @@ async fn pull_into<T: TokenSource + ?Sized>(
     *changes = state.unannounced.clone();
     pulled.put_pull_state(tenant, &state).await?;
     Ok(())
-}
-
-/// The terms of payment a customer may get: the normal ones (type 0), with their days.
-pub(crate) fn sales_terms(terms: &[visma::models::TermsOfPayment]) -> Vec<SalesTerms> {
-    terms
-        .iter()
-        .filter(|t| t.terms_of_payment_type_id.unwrap_or(0) == 0)
-        .map(|t| SalesTerms {
-            days: t.number_of_days.unwrap_or(0),
-            id: t.id.to_string(),
-        })
-        .collect()
-}
-
-/// The customer index entry of a Visma customer (`None` without an id, which Visma always sends).
-pub(crate) fn indexed_customer(c: &visma::models::Customer) -> Option<IndexedCustomer> {
-    Some(IndexedCustomer {
-        visma_id: c.id?.to_string(),
-        number: c.customer_number.clone(),
-        org_number: c.corporate_identity_number.clone(),
-    })
-}
-
-fn fiscal_year(y: &visma::models::FiscalYear) -> FiscalYear {
-    FiscalYear {
-        id: y.id.to_string(),
-        start_date: y.start_date,
-        end_date: y.end_date,
-        locked: y.is_locked_for_accounting,
-    }
-}
-
-fn account(a: &visma::models::Account) -> Account {
-    Account {
-        number: a.number.trim().to_owned(),
-        name: a.name.clone(),
-        vat_code: a.vat_code_description.clone(),
-        active: a.is_active,
-    }
-}
-
-fn coding(c: &visma::models::ArticleAccountCoding) -> Coding {
-    let rate = coding_vat_rate(c.vat_rate.as_deref(), c.vat_rate_percent);
-    let revenue = if rate == Some(domain::VatRate::Zero) {
-        c.domestic_sales_vat_exempt_account_number
-            .or(c.domestic_sales_subject_to_vat_account_number)
-    } else {
-        c.domestic_sales_subject_to_vat_account_number
-    };
-    Coding {
-        id: c.id.to_string(),
-        name: c.name.clone().unwrap_or_default(),
-        vat_rate: rate,
-        active: c.is_active.unwrap_or(true),
-        revenue_account: revenue.map(|n| n.to_string()),
-    }
-}
-
-fn vat_code(v: &visma::models::VatCode) -> VatCode {
-    let related = v
-        .related_accounts
-        .as_ref()
-        .map(|r| {
-            [r.account_number1, r.account_number2, r.account_number3]
-                .into_iter()
-                .flatten()
-                .map(|n| n.to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    VatCode {
-        id: v.id.to_string(),
-        code: v.code.clone(),
-        description: v.description.clone(),
-        rate: v.vat_rate.map(|r| r.normalize().to_string()),
-        related_accounts: related,
-    }
-}
-
-fn voucher(
-    v: &visma::models::Voucher,
-    pushed: &HashSet<String>,
-    server_time: DateTime<Utc>,
-) -> Option<PulledVoucher> {
-    let id = v.id?.to_string();
-    let modified_at = v.modified_utc.or(v.created_utc).unwrap_or(server_time);
-    Some(PulledVoucher {
-        origin: voucher_origin(&id, v.voucher_type, Some(&v.voucher_text), pushed),
-        id,
-        number: v.number_and_number_series.clone(),
-        date: v.voucher_date,
-        text: v.voucher_text.clone(),
-        voucher_type: v.voucher_type,
-        rows: v
-            .rows
-            .iter()
-            .map(|r| PulledVoucherRow {
-                account: r.account_number.to_string(),
-                debit: pull::money_string(r.debit_amount),
-                credit: pull::money_string(r.credit_amount),
-                text: r.transaction_text.clone(),
-            })
-            .collect(),
-        modified_at,
-        changed_at: modified_at,
-    })
 }

@@ -1,4 +1,4 @@
-//! Accepting Aourly's webhooks (CONTRACT §6): size, signature, parse, connection, then the
+//! Accepting Aourly's webhooks (integration guide "Webhooks from Aourly"): size, signature, parse, connection, then the
 //! event marker and the sync item in one transaction, then the push job.
 //!
 //! Rules where the contract is silent:
@@ -22,17 +22,17 @@
 use chrono::{DateTime, Duration, Utc};
 use domain::connection::ConnectionStatus;
 use domain::outbound::OutboundType;
-use domain::{InvalidEvent, SignatureError, SyncJob, TenantId, WebhookEvent};
+use domain::{
+    InvalidEvent, ItemCode, ItemError, ItemStatus, SignatureError, SyncJob, TenantId, WebhookEvent,
+};
 use secrecy::ExposeSecret;
 use serde::Serialize;
-use store::{
-    EventMarker, ItemError, ItemStatus, ItemWrite, RecordError, StoreError, SyncItem, SyncItems,
-};
+use store::{EventMarker, ItemWrite, RecordError, StoreError, SyncItem, SyncItems};
 use tracing::Instrument;
 
 use crate::{Deps, Problem, Secret};
 
-/// CONTRACT §6: bodies larger than this are refused with 413.
+/// integration guide "Webhooks from Aourly": bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// How long the delivery that stored an event may take to send its job before a duplicate
@@ -176,7 +176,7 @@ async fn store_and_queue(
         ConnectionStatus::Expired => (
             ItemStatus::Blocked,
             Some(ItemError::new(
-                "connection_expired",
+                ItemCode::ConnectionExpired,
                 "The Visma connection has expired; reconnect to resume syncing",
             )),
         ),
@@ -184,7 +184,7 @@ async fn store_and_queue(
             return Err(WebhookError::NotConnected)
         }
     };
-    let items = SyncItems::new(deps.table.clone());
+    let items = &deps.items;
     let kind = event.kind().record_kind();
     let record_id = event.data().record_id().as_str();
     for attempt in 0..ATTEMPTS {
@@ -219,12 +219,12 @@ async fn store_and_queue(
         );
         match items.record_event(&marker, &write).await {
             Ok(()) => {}
-            Err(RecordError::Duplicate) => return duplicate(deps, &items, event, now).await,
+            Err(RecordError::Duplicate) => return duplicate(deps, items, event, now).await,
             Err(RecordError::ItemChanged) => continue,
             Err(RecordError::Store(e)) => return Err(e.into()),
         }
         if needs_send {
-            send(deps, &items, tenant, event.id().as_str(), push_job(event)).await?;
+            send(deps, items, tenant, event.id().as_str(), push_job(event)).await?;
         }
         if let (true, Some(hold)) = (stored, &hold) {
             announce_held(deps, tenant, kind, record_id, hold).await;
@@ -264,7 +264,7 @@ async fn announce_held(
     hold: &ItemError,
 ) {
     let data = serde_json::json!({
-        "kind": store::keys::kind_str(kind),
+        "kind": kind.as_str(),
         "id": record_id,
         "status": "blocked",
         "last_error": {"code": hold.code, "detail": hold.detail},
@@ -328,7 +328,7 @@ async fn duplicate(
     }
     // The event was accepted before, so this stays a duplicate whatever the send does: the
     // job was most likely sent already, and the schedule re-queues pending items whose job
-    // was lost (`retry::requeue_stale_pending`).
+    // was lost (`resume::requeue_stale_pending`).
     match deps.queue.send(&job, 0).await {
         Ok(_) => tracing::info!(
             "the sending lease had lapsed; the job was queued again in case it was lost"

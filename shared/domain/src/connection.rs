@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// CONTRACT §4 `status`.
+/// integration guide "Management API" `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionStatus {
@@ -51,7 +51,7 @@ impl VismaCompany {
     }
 }
 
-/// How the last sync ended (CONTRACT §4 `last_sync_result`).
+/// How the last sync ended (integration guide "Management API" `last_sync_result`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncResult {

@@ -2,7 +2,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// One problem with one input field, as listed in a problem body's `errors` (CONTRACT §3).
+/// One problem with one input field, as listed in a problem body's `errors` (integration guide "Errors").
 /// `field` is a path in the contract's style, e.g. `data.invoice.lines[2].vat_rate`.
 /// Messages describe the rule broken; they never echo secrets or internal error text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -2,13 +2,52 @@ use serde::{Deserialize, Serialize};
 
 use crate::TenantId;
 
-/// The kinds of Aourly records pushed to Visma (CONTRACT §4, sync item `kind`).
+/// The kinds of Aourly records pushed to Visma (integration guide "Management API", sync item `kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Invoice,
     Customer,
     Voucher,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 3] = [
+        RecordKind::Invoice,
+        RecordKind::Customer,
+        RecordKind::Voucher,
+    ];
+
+    /// The wire name (routes, sync items, events, the table's keys).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RecordKind::Invoice => "invoice",
+            RecordKind::Customer => "customer",
+            RecordKind::Voucher => "voucher",
+        }
+    }
+}
+
+impl std::fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Not one of [`RecordKind`]'s wire names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown record kind {0:?}")]
+pub struct UnknownKind(pub String);
+
+impl std::str::FromStr for RecordKind {
+    type Err = UnknownKind;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == raw)
+            .ok_or_else(|| UnknownKind(raw.to_owned()))
+    }
 }
 
 /// One unit of work on the sync queue. The body of every SQS message is one of these, as JSON.
@@ -56,6 +95,15 @@ mod tests {
             r#"{"job":"push","tenant":"acme","kind":"invoice","id":"inv_1"}"#
         );
         assert_eq!(serde_json::from_str::<SyncJob>(&json).unwrap(), job);
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_wire_names() {
+        for kind in RecordKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(kind.as_str().parse::<RecordKind>(), Ok(kind));
+        }
+        assert!("invoices".parse::<RecordKind>().is_err());
     }
 
     #[test]

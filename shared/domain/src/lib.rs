@@ -5,6 +5,7 @@
 mod aourly;
 pub mod connection;
 mod field;
+pub mod item;
 mod job;
 pub mod mapping;
 mod money;
@@ -19,7 +20,8 @@ pub use aourly::{
     Invoice, InvoiceLine, Totals, Voucher, VoucherRow, WebhookEvent,
 };
 pub use field::FieldError;
-pub use job::{RecordKind, SyncJob};
+pub use item::{ItemCode, ItemError, ItemStatus, Warning};
+pub use job::{RecordKind, SyncJob, UnknownKind};
 pub use money::{round2, AmountError, Money, Percent, Quantity, VatRate};
 pub use signature::{sign, verify, SignatureError, SIGNATURE_HEADER, TOLERANCE_SECS};
 pub use tenant::{InvalidTenantId, TenantId};

@@ -1,4 +1,4 @@
-//! The account mapping (CONTRACT §4): which article account coding (and so which revenue and
+//! The account mapping (integration guide "Management API"): which article account coding (and so which revenue and
 //! VAT accounts) each Swedish VAT rate books to, and the bank, receivables and rounding
 //! accounts. The rules here propose a mapping from the pulled codings and chart, validate one
 //! entry by entry, and decide whether it is complete. Free of AWS and HTTP.

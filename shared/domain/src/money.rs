@@ -1,4 +1,4 @@
-//! Amounts, quantities, percentages and VAT rates, as exact decimals (CONTRACT §6).
+//! Amounts, quantities, percentages and VAT rates, as exact decimals (integration guide "Webhooks from Aourly").
 //!
 //! Every value here is parsed from a decimal *string* (`"950.00"`, `"0"`, `"-12.50"`): an
 //! optional leading `-`, one or more digits, and optionally a `.` followed by one or two
@@ -219,7 +219,7 @@ impl fmt::Display for Percent {
 
 string_serde!(Percent);
 
-/// A Swedish VAT rate. The account mapping (CONTRACT §4) is keyed by the canonical strings
+/// A Swedish VAT rate. The account mapping (integration guide "Management API") is keyed by the canonical strings
 /// `"25"`, `"12"`, `"6"` and `"0"`, which is also how a rate is printed and serialized.
 ///
 /// Decision: parsing also accepts the same rate written with decimals (`"25.00"`, `"6.0"`),

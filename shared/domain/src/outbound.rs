@@ -1,4 +1,4 @@
-//! Outbound events to Aourly (CONTRACT §7): `{"id", "type", "tenant", "created_at", "data"}`.
+//! Outbound events to Aourly (integration guide "Outbound events"): `{"id", "type", "tenant", "created_at", "data"}`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,29 @@ pub enum OutboundType {
     FiscalYearsUpdated,
     #[serde(rename = "visma.vouchers.pulled")]
     VouchersPulled,
+}
+
+impl OutboundType {
+    /// The wire name (`type` of the event).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OutboundType::ConnectionConnected => "visma.connection.connected",
+            OutboundType::ConnectionExpired => "visma.connection.expired",
+            OutboundType::InvoiceSynced => "visma.invoice.synced",
+            OutboundType::ItemFailed => "visma.item.failed",
+            OutboundType::ItemBlocked => "visma.item.blocked",
+            OutboundType::AccountsUpdated => "visma.accounts.updated",
+            OutboundType::FiscalYearsUpdated => "visma.fiscal_years.updated",
+            OutboundType::VouchersPulled => "visma.vouchers.pulled",
+        }
+    }
+}
+
+/// Compares with a wire name, as the contract writes it.
+impl PartialEq<&str> for OutboundType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +77,18 @@ mod tests {
         assert_eq!(json["type"], "visma.invoice.synced");
         assert_eq!(json["tenant"], "acme");
         assert_eq!(json["created_at"], "2026-11-23T10:00:00Z");
+        for kind in [
+            OutboundType::ConnectionConnected,
+            OutboundType::ConnectionExpired,
+            OutboundType::InvoiceSynced,
+            OutboundType::ItemFailed,
+            OutboundType::ItemBlocked,
+            OutboundType::AccountsUpdated,
+            OutboundType::FiscalYearsUpdated,
+            OutboundType::VouchersPulled,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
         assert_eq!(
             serde_json::from_value::<OutboundEvent>(json).unwrap(),
             event

@@ -1,4 +1,4 @@
-//! The `Aourly-Signature` header (CONTRACT §2), for inbound webhooks and outbound events:
+//! The `Aourly-Signature` header (integration guide "Authentication"), for inbound webhooks and outbound events:
 //! `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`.
 //!
 //! Several `v1=` entries may be present (a sender rotating its secret signs with both); the
@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 /// The header's name.
 pub const SIGNATURE_HEADER: &str = "Aourly-Signature";
 
-/// How far `t` may be from now, either way, in seconds (CONTRACT §2).
+/// How far `t` may be from now, either way, in seconds (integration guide "Authentication").
 pub const TOLERANCE_SECS: i64 = 300;
 
 /// Why a signature header was refused. The text names no secret, signature or header value.

@@ -2,7 +2,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// An Aourly tenant (one company): `^[A-Za-z0-9_-]{1,64}$` (CONTRACT §2).
+/// An Aourly tenant (one company): `^[A-Za-z0-9_-]{1,64}$` (integration guide "Authentication").
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TenantId(String);

@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use domain::TenantId;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Conditional;
+use crate::error::SdkResultExt;
 use crate::keys::{self, PK, SK};
 use crate::{StoreError, Table};
 
@@ -41,7 +43,7 @@ struct ClaimItem {
 }
 
 impl AccountingClaims {
-    pub fn new(table: Table) -> Self {
+    pub(crate) fn new(table: Table) -> Self {
         Self { table }
     }
 
@@ -80,7 +82,7 @@ impl AccountingClaims {
             .expression_attribute_values(":system", AttributeValue::S(system.into()))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("PutItem", e));
+            .or_store("PutItem");
         match result {
             Ok(_) => Ok(ClaimOutcome::Held),
             Err(StoreError::ConditionFailed) => Ok(ClaimOutcome::HeldBy(
@@ -106,11 +108,8 @@ impl AccountingClaims {
             .expression_attribute_values(":system", AttributeValue::S(system.into()))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("DeleteItem", e));
-        match result {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .or_store("DeleteItem");
+        result.or_refused()
     }
 }
 
@@ -133,7 +132,7 @@ struct CompanyClaimItem {
 }
 
 impl CompanyClaims {
-    pub fn new(table: Table) -> Self {
+    pub(crate) fn new(table: Table) -> Self {
         Self { table }
     }
 
@@ -162,7 +161,7 @@ impl CompanyClaims {
             .expression_attribute_values(":tenant", AttributeValue::S(tenant.as_str().into()))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("PutItem", e));
+            .or_store("PutItem");
         match result {
             Ok(_) => Ok(ClaimOutcome::Held),
             Err(StoreError::ConditionFailed) => {
@@ -194,10 +193,7 @@ impl CompanyClaims {
             .expression_attribute_values(":tenant", AttributeValue::S(tenant.as_str().into()))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("DeleteItem", e));
-        match result {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .or_store("DeleteItem");
+        result.or_refused()
     }
 }

@@ -4,6 +4,8 @@ use domain::connection::{Connection, ConnectionStatus, SyncResult, VismaCompany}
 use domain::TenantId;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Conditional;
+use crate::error::SdkResultExt;
 use crate::keys::{self, GSI1PK, GSI1SK, PK, SK};
 use crate::{StoreError, Table};
 
@@ -29,8 +31,38 @@ struct ConnectionItem {
 }
 
 impl Connections {
-    pub fn new(table: Table) -> Self {
+    pub(crate) fn new(table: Table) -> Self {
         Self { table }
+    }
+
+    /// One page (up to `limit`) of the connected tenants, from the sparse GSI1 partition
+    /// `CONNECTED` (never a table scan), with where the next page starts. Malformed entries are
+    /// skipped (logged).
+    pub async fn connected_page(
+        &self,
+        limit: i32,
+        start: Option<ConnectedCursor>,
+    ) -> Result<(Vec<TenantId>, Option<ConnectedCursor>), StoreError> {
+        #[derive(serde::Deserialize)]
+        struct ConnectedEntry {
+            #[serde(rename = "GSI1SK")]
+            gsi1sk: String,
+        }
+        let (entries, next): (Vec<ConnectedEntry>, _) = self
+            .table
+            .query_index_page(keys::CONNECTED_PARTITION, limit, start.map(|c| c.0))
+            .await?;
+        let tenants = entries
+            .into_iter()
+            .filter_map(|entry| {
+                let tenant = keys::tenant_from_connected_sk(&entry.gsi1sk);
+                if tenant.is_none() {
+                    tracing::warn!(sk = %entry.gsi1sk, "skipping a malformed connected-index entry");
+                }
+                tenant
+            })
+            .collect();
+        Ok((tenants, next.map(ConnectedCursor)))
     }
 
     pub async fn get(&self, tenant: &TenantId) -> Result<Option<Connection>, StoreError> {
@@ -115,15 +147,12 @@ impl Connections {
                 .condition_expression("attribute_exists(#pk)")
                 .expression_attribute_names("#pk", PK)
         };
-        match update
+        Ok(update
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("UpdateItem", e))
-        {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
+            .or_store("UpdateItem")
+            .unless_refused()?
+            .is_some())
     }
 
     /// Records the end of a pull.
@@ -150,7 +179,11 @@ impl Connections {
             .expression_attribute_values(":result", AttributeValue::S(result))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("UpdateItem", e))?;
+            .or_store("UpdateItem")?;
         Ok(())
     }
 }
+
+/// Where the next page of [`Connections::connected_page`] starts.
+#[derive(Debug, Clone)]
+pub struct ConnectedCursor(crate::table::Item);

@@ -89,6 +89,46 @@ impl StoreError {
     }
 }
 
+/// `.or_store("UpdateItem")` on an SDK call's result: its error classified as a [`StoreError`]
+/// ([`StoreError::from_sdk`]).
+pub(crate) trait SdkResultExt<T> {
+    fn or_store(self, operation: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T, E, R> SdkResultExt<T> for Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn or_store(self, operation: &'static str) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::from_sdk(operation, e))
+    }
+}
+
+/// A conditional write's answer, where a refused condition means "someone else got there
+/// first" rather than a fault.
+pub trait Conditional<T> {
+    /// `Some` when the write was applied, `None` when its condition refused it.
+    fn unless_refused(self) -> Result<Option<T>, StoreError>;
+
+    /// Done either way: for writes whose refusal means the item is already past this state.
+    fn or_refused(self) -> Result<(), StoreError>;
+}
+
+impl<T> Conditional<T> for Result<T, StoreError> {
+    fn unless_refused(self) -> Result<Option<T>, StoreError> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(StoreError::ConditionFailed) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn or_refused(self) -> Result<(), StoreError> {
+        self.unless_refused().map(|_| ())
+    }
+}
+
 /// The SDK error's text, with its causes (`DisplayErrorContext` walks the chain). Item values
 /// are never part of SDK error messages, so no token can leak through here.
 #[derive(Debug, thiserror::Error)]

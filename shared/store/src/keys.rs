@@ -86,18 +86,10 @@ pub fn event_sk(event_id: &str) -> String {
 }
 
 pub fn item_sk(kind: domain::RecordKind, aourly_id: &str) -> String {
-    format!("ITEM#{}#{aourly_id}", kind_str(kind))
+    format!("ITEM#{}#{aourly_id}", kind.as_str())
 }
 
 pub const ITEM_PREFIX: &str = "ITEM#";
-
-pub fn kind_str(kind: domain::RecordKind) -> &'static str {
-    match kind {
-        domain::RecordKind::Invoice => "invoice",
-        domain::RecordKind::Customer => "customer",
-        domain::RecordKind::Voucher => "voucher",
-    }
-}
 
 /// The Visma customer an Aourly customer is linked to.
 pub fn customer_link_sk(aourly_id: &str) -> String {
@@ -186,7 +178,7 @@ pub fn pushed_voucher_sk(visma_id: &str) -> String {
 
 /// The prefix of every sync item of one kind.
 pub fn item_prefix(kind: domain::RecordKind) -> String {
-    format!("{ITEM_PREFIX}{}#", kind_str(kind))
+    format!("{ITEM_PREFIX}{}#", kind.as_str())
 }
 
 /// The GSI1 sort key of a connected tenant; [`tenant_from_connected_sk`] reads it back.

@@ -9,27 +9,76 @@ mod connection;
 mod error;
 mod items;
 pub mod keys;
+mod links;
 mod oauth_state;
 mod pulled;
 mod queue;
 mod rate;
+#[cfg(feature = "local")]
 pub mod resources;
 mod table;
 mod tokens;
 
 pub use claim::{AccountingClaims, ClaimOutcome, CompanyClaims, VISMA_SYSTEM};
-pub use connection::Connections;
-pub use error::StoreError;
+pub use connection::{ConnectedCursor, Connections};
+pub use error::{Conditional, StoreError};
+pub use links::CustomerLinks;
+// TRANSITIONAL: the sync item's vocabulary moved to `domain::item`; removed once every caller imports it from there.
+pub use domain::{ItemError, ItemStatus};
 pub use items::{
-    parse_kind, Claim, Cursor, EventMarker, Finish, Finished, InvalidCursor, ItemError, ItemStatus,
-    ItemWrite, ListFilter, RecordError, SyncItem, SyncItems, EVENT_RETENTION, PAGE_SIZE,
+    Claim, Cursor, EventMarker, Finish, Finished, InvalidCursor, ItemWrite, ListFilter,
+    RecordError, SyncItem, SyncItems, EVENT_RETENTION, PAGE_SIZE,
 };
 pub use oauth_state::{OAuthStates, PendingAuthorization};
 pub use pulled::{PullState, Pulled, VoucherPosition, CHART_PAGE_SIZE, CUSTOMER_INDEX_VERSION};
 pub use queue::{Queue, ReceivedMessage};
 pub use rate::{RateSchedule, Reservation};
-pub use table::{Item, Lease, Table};
+pub use table::{Item, Lease};
+// The raw table is the store's own; the local runner and the tests (feature `local`) reach it
+// for set-up and for testing its primitives. No Lambda function builds with the feature.
+#[cfg(feature = "local")]
+pub use table::Table;
+#[cfg(not(feature = "local"))]
+use table::Table;
 pub use tokens::{StoredTokens, TokenVault};
+
+/// Every capability of the store over one table, built once (by the composition root) and
+/// handed out by reference: callers never build store types themselves.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub connections: Connections,
+    pub claims: AccountingClaims,
+    pub companies: CompanyClaims,
+    pub states: OAuthStates,
+    pub vault: TokenVault,
+    pub items: SyncItems,
+    pub pulled: Pulled,
+    pub links: CustomerLinks,
+    pub rates: RateSchedule,
+}
+
+impl Store {
+    /// `kms`: the client and key id that encrypt stored tokens (`None`: stored as they are,
+    /// for local runs).
+    pub fn new(
+        dynamodb: aws_sdk_dynamodb::Client,
+        table_name: &str,
+        kms: Option<(aws_sdk_kms::Client, String)>,
+    ) -> Self {
+        let table = Table::new(dynamodb, table_name);
+        Self {
+            connections: Connections::new(table.clone()),
+            claims: AccountingClaims::new(table.clone()),
+            companies: CompanyClaims::new(table.clone()),
+            states: OAuthStates::new(table.clone()),
+            vault: TokenVault::new(table.clone(), kms),
+            items: SyncItems::new(table.clone()),
+            pulled: Pulled::new(table.clone()),
+            links: CustomerLinks::new(table.clone()),
+            rates: RateSchedule::new(table),
+        }
+    }
+}
 
 /// Loads the AWS SDK configuration once (region, credentials, and `AWS_ENDPOINT_URL` for the
 /// local emulator) and builds the clients from it.

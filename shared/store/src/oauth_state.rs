@@ -6,6 +6,7 @@ use domain::TenantId;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::error::SdkResultExt;
 use crate::keys::{self, PK, SK};
 use crate::{StoreError, Table};
 
@@ -40,7 +41,7 @@ pub struct OAuthStates {
 }
 
 impl OAuthStates {
-    pub fn new(table: Table) -> Self {
+    pub(crate) fn new(table: Table) -> Self {
         Self { table }
     }
 
@@ -86,7 +87,7 @@ impl OAuthStates {
             .return_values(ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("DeleteItem", e));
+            .or_store("DeleteItem");
         let old = match result {
             Ok(out) => out.attributes,
             Err(StoreError::ConditionFailed) => return Ok(None),

@@ -2,6 +2,7 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use aws_sdk_sqs::Client;
 use domain::SyncJob;
 
+use crate::error::SdkResultExt;
 use crate::StoreError;
 
 /// The sync queue and its dead-letter queue.
@@ -81,7 +82,7 @@ impl Queue {
                     .set_entries(Some(entries))
                     .send()
                     .await
-                    .map_err(|e| StoreError::from_sdk("SendMessageBatch", e))?;
+                    .or_store("SendMessageBatch")?;
                 sent += out.successful.len();
                 let failed: Vec<String> = out.failed.iter().map(|f| f.id.clone()).collect();
                 pending.retain(|(id, _)| failed.contains(id));
@@ -122,7 +123,7 @@ impl Queue {
             .delay_seconds(delay_seconds.clamp(0, 900))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("SendMessage", e))?;
+            .or_store("SendMessage")?;
         Ok(out.message_id.unwrap_or_default())
     }
 
@@ -161,7 +162,7 @@ impl Queue {
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("ReceiveMessage", e))?;
+            .or_store("ReceiveMessage")?;
         Ok(out
             .messages
             .unwrap_or_default()
@@ -200,7 +201,7 @@ impl Queue {
             .receipt_handle(receipt_handle)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("DeleteMessage", e))?;
+            .or_store("DeleteMessage")?;
         Ok(())
     }
 
@@ -218,7 +219,7 @@ impl Queue {
             .visibility_timeout(seconds.clamp(0, 43_200))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("ChangeMessageVisibility", e))?;
+            .or_store("ChangeMessageVisibility")?;
         Ok(())
     }
 }

@@ -36,7 +36,7 @@ enum Attempt {
 }
 
 impl RateSchedule {
-    pub fn new(table: Table) -> Self {
+    pub(crate) fn new(table: Table) -> Self {
         Self { table }
     }
 

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::SdkMessage;
+use crate::error::SdkResultExt;
 use crate::keys::{GSI1, GSI1PK, PK, SK};
 use crate::StoreError;
 
@@ -61,7 +62,7 @@ impl Table {
             .set_item(Some(to_item(item)?))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("PutItem", e))?;
+            .or_store("PutItem")?;
         Ok(())
     }
 
@@ -77,7 +78,7 @@ impl Table {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        result.map_err(|e| StoreError::from_sdk("PutItem", e))?;
+        result.or_store("PutItem")?;
         Ok(())
     }
 
@@ -126,7 +127,7 @@ impl Table {
                     .request_items(&self.name, requests)
                     .send()
                     .await
-                    .map_err(|e| StoreError::from_sdk("BatchWriteItem", e))?;
+                    .or_store("BatchWriteItem")?;
                 requests = out
                     .unprocessed_items
                     .and_then(|mut left| left.remove(&self.name))
@@ -150,7 +151,7 @@ impl Table {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("GetItem", e))?;
+            .or_store("GetItem")?;
         out.item.map(from_item).transpose()
     }
 
@@ -162,7 +163,7 @@ impl Table {
             .key(SK, AttributeValue::S(sk.to_owned()))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("DeleteItem", e))?;
+            .or_store("DeleteItem")?;
         Ok(())
     }
 
@@ -204,7 +205,7 @@ impl Table {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("PutItem", e));
+            .or_store("PutItem");
         match result {
             // An old item means a lapsed lease (or this owner's own): another owner's, or one
             // without an owner, was taken over.
@@ -290,7 +291,7 @@ impl Table {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("Query", e))?;
+            .or_store("Query")?;
         let items = out
             .items
             .unwrap_or_default()
@@ -320,7 +321,7 @@ impl Table {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("Query", e))?;
+            .or_store("Query")?;
         let items = out
             .items
             .unwrap_or_default()

@@ -13,6 +13,8 @@ use domain::TenantId;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::error::Conditional;
+use crate::error::SdkResultExt;
 use crate::keys::{self, PK, SK};
 use crate::{StoreError, Table};
 
@@ -70,7 +72,7 @@ pub struct TokenVault {
 
 impl TokenVault {
     /// `kms`: the client and key id when `TOKEN_KMS_KEY_ID` is set.
-    pub fn new(table: Table, kms: Option<(aws_sdk_kms::Client, String)>) -> Self {
+    pub(crate) fn new(table: Table, kms: Option<(aws_sdk_kms::Client, String)>) -> Self {
         Self { table, kms }
     }
 
@@ -141,12 +143,8 @@ impl TokenVault {
             .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("UpdateItem", e));
-        match result {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
+            .or_store("UpdateItem");
+        Ok(result.unless_refused()?.is_some())
     }
 
     /// Writes a rotated pair over `version`, only while `owner` holds the lease, and drops the
@@ -175,7 +173,7 @@ impl TokenVault {
             .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("PutItem", e))?;
+            .or_store("PutItem")?;
         Ok(next)
     }
 
@@ -193,11 +191,8 @@ impl TokenVault {
             .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
             .send()
             .await
-            .map_err(|e| StoreError::from_sdk("UpdateItem", e));
-        match result {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .or_store("UpdateItem");
+        result.or_refused()
     }
 
     pub async fn delete(&self, tenant: &TenantId) -> Result<(), StoreError> {

@@ -303,3 +303,13 @@ pub async fn drain_queue(deps: &Deps, max_polls: usize) -> usize {
     }
     panic!("the queue was not empty after {max_polls} polls");
 }
+
+/// A DynamoDB client on the emulator, for tests that read or write the table directly.
+pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&aws().await)
+}
+
+/// The test's table, for tests of the store's table primitives and for raw set-up.
+pub async fn table(deps: &Deps) -> store::Table {
+    store::Table::new(dynamodb().await, &deps.config.table_name)
+}

@@ -635,7 +635,8 @@ async fn one_accounting_system_per_company() {
     let sb = sandbox().await;
     let deps = deps_with_sandbox(&sb, &[]).await;
     let tenant = TenantId::parse("acme").unwrap();
-    deps.table
+    integration_tests::table(&deps)
+        .await
         .put(&OtherClaim {
             pk: store::keys::tenant_pk(&tenant),
             sk: store::keys::accounting_system_sk().into(),
@@ -657,7 +658,8 @@ async fn one_accounting_system_per_company() {
     assert_eq!(answer.body["code"], "accounting_system_conflict");
 
     // Fortnox lets go; Visma connects and holds the claim; disconnect releases it.
-    deps.table
+    integration_tests::table(&deps)
+        .await
         .delete(
             &store::keys::tenant_pk(&tenant),
             store::keys::accounting_system_sk(),
@@ -713,7 +715,10 @@ async fn disconnect_revokes_deletes_tokens_and_stops_syncing() {
     );
 
     // Out of the schedule's index.
-    let report = scheduled_pull::handle_tick(&deps).await.unwrap();
+    let report =
+        scheduled_pull::handle_tick(&deps, scheduled_pull::schedule_event(chrono::Utc::now()))
+            .await
+            .unwrap();
     assert_eq!(report.tenants_queued, 0);
     // Disconnecting again is fine.
     let again = call(

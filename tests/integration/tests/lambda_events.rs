@@ -106,7 +106,10 @@ async fn the_schedule_sample_runs_a_tick() {
     let event: EventBridgeEvent<serde_json::Value> =
         serde_json::from_str(&sample("schedule.json")).unwrap();
     assert_eq!(event.detail_type, "Scheduled Event");
-    let report = scheduled_pull::handle_tick(&deps).await.unwrap();
+    let report =
+        scheduled_pull::handle_tick(&deps, scheduled_pull::schedule_event(chrono::Utc::now()))
+            .await
+            .unwrap();
     assert_eq!(report.tenants_queued, 0);
 }
 

@@ -156,7 +156,8 @@ async fn a_schedule_tick_queues_one_pull_per_connected_tenant() {
         .map(|i| TenantId::parse(&format!("t{i:02}")).unwrap())
         .collect();
     for t in &tenants {
-        deps.table
+        integration_tests::table(&deps)
+            .await
             .put(&ConnectedMarker {
                 pk: keys::tenant_pk(t),
                 sk: keys::connection_sk().into(),
@@ -166,7 +167,10 @@ async fn a_schedule_tick_queues_one_pull_per_connected_tenant() {
             .await
             .unwrap();
     }
-    let report = scheduled_pull::handle_tick(&deps).await.unwrap();
+    let report =
+        scheduled_pull::handle_tick(&deps, scheduled_pull::schedule_event(chrono::Utc::now()))
+            .await
+            .unwrap();
     assert_eq!(report.tenants_queued, tenants.len());
 
     let mut queued = Vec::new();

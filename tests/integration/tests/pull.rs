@@ -124,8 +124,8 @@ async fn a_large_chart_arrives_complete_and_an_unchanged_pull_costs_one_request_
         json!({"number": "1000", "name": "Konto 1000", "vat_code": null, "active": true})
     );
     // Stored in several items, each far below DynamoDB's 400 KB limit.
-    let items: Vec<Value> = deps
-        .table
+    let items: Vec<Value> = integration_tests::table(&deps)
+        .await
         .query_prefix(&format!("TENANT#{t}"), "ACCOUNTS#")
         .await
         .unwrap();
@@ -182,7 +182,7 @@ async fn the_pull_keeps_the_sales_terms_and_an_index_of_visma_customers() {
     };
     let first = sandbox.add_customer(company, customer("Bygg AB", "100", Some("556677-8899")));
     let no_org = sandbox.add_customer(company, customer("Anna", "101", None));
-    let pulled = store::Pulled::new(deps.table.clone());
+    let pulled = deps.pulled.clone();
     assert_eq!(
         pulled.pull_state(&t).await.unwrap().customers_watermark,
         None,
@@ -215,8 +215,8 @@ async fn the_pull_keeps_the_sales_terms_and_an_index_of_visma_customers() {
         no_org["Id"].as_str()
     );
     assert_eq!(indexed(CustomerKey::Number, "102").await, None);
-    let items: Vec<Value> = deps
-        .table
+    let items: Vec<Value> = integration_tests::table(&deps)
+        .await
         .query_prefix(&format!("TENANT#{t}"), "VISMA_CUSTOMER#")
         .await
         .unwrap();
@@ -312,14 +312,15 @@ async fn a_customer_index_in_an_older_layout_is_rebuilt_by_the_next_pull() {
                "IsActive": true, "InvoiceCity": "Stockholm", "InvoicePostalCode": "11122",
                "CorporateIdentityNumber": "556677-8899"}),
     );
-    let pulled = store::Pulled::new(deps.table.clone());
+    let pulled = deps.pulled.clone();
     app::pull::run(&deps, &t).await.unwrap();
     let mut state = pulled.pull_state(&t).await.unwrap();
     assert!(state.customer_index_ready());
 
     // As a deployment before current keys left it: entries only, an older version.
     let keys_sk = store::keys::visma_customer_keys_sk(known["Id"].as_str().unwrap());
-    deps.table
+    integration_tests::table(&deps)
+        .await
         .delete(&format!("TENANT#{t}"), &keys_sk)
         .await
         .unwrap();
@@ -420,7 +421,8 @@ async fn a_voucher_booked_in_visma_is_delivered_once_and_our_own_are_not() {
     let booked = sandbox.book_manual_voucher(company, manual_voucher("Tågresa", 800));
     let ours = sandbox.book_manual_voucher(company, manual_voucher("Pushed by Aourly", 100));
     // What the push pipeline records when it posts a voucher.
-    store::Pulled::new(deps.table.clone())
+    deps.pulled
+        .clone()
         .record_pushed_voucher(&t, ours["Id"].as_str().unwrap())
         .await
         .unwrap();
@@ -693,7 +695,10 @@ async fn one_schedule_tick_queues_a_pull_per_connected_tenant_and_every_tenant_i
         task.await.unwrap();
     }
 
-    let report = scheduled_pull::handle_tick(&deps).await.unwrap();
+    let report =
+        scheduled_pull::handle_tick(&deps, scheduled_pull::schedule_event(chrono::Utc::now()))
+            .await
+            .unwrap();
     assert_eq!(report.tenants_queued, 200);
 
     // Four workers drain the queue, as concurrent Lambda invocations would.

@@ -7,7 +7,7 @@ use integration_tests::{
     call, connect_tenant, deps_with_sandbox, drain_queue, first_company, jwt, post_webhook, sandbox,
 };
 use serde_json::{json, Value};
-use store::{ItemStatus, SyncItems};
+use store::ItemStatus;
 use visma_sandbox::{DropRule, Faults, Sandbox};
 
 fn customer(id: &str, number: &str) -> Value {
@@ -79,7 +79,8 @@ async fn ready_with(sb: &Sandbox, overrides: &[(&str, &str)]) -> (Deps, TenantId
 }
 
 async fn item(deps: &Deps, tenant: &TenantId, kind: RecordKind, id: &str) -> store::SyncItem {
-    SyncItems::new(deps.table.clone())
+    deps.items
+        .clone()
         .get(tenant, kind, id)
         .await
         .unwrap()
@@ -169,10 +170,10 @@ async fn use_up_receives(deps: &Deps, times: usize) {
 /// Ends the creation lease of Aourly customer `id` now, as if its holder had died.
 async fn lapse_creation_lease(deps: &Deps, id: &str) {
     use aws_sdk_dynamodb::types::AttributeValue;
-    deps.table
-        .client()
+    integration_tests::dynamodb()
+        .await
         .update_item()
-        .table_name(deps.table.name())
+        .table_name(&deps.config.table_name)
         .key("PK", AttributeValue::S("TENANT#acme".into()))
         .key("SK", AttributeValue::S(format!("CREATING#customer#{id}")))
         .update_expression("SET #until = :past")
@@ -200,10 +201,10 @@ fn invoices_with_reference(sb: &Sandbox, reference: &str) -> usize {
 /// Lets a claim left behind by a "crashed" or uncertain attempt run out now.
 async fn expire_claim(deps: &Deps, tenant: &TenantId, kind: RecordKind, id: &str) {
     use aws_sdk_dynamodb::types::AttributeValue;
-    deps.table
-        .client()
+    integration_tests::dynamodb()
+        .await
         .update_item()
-        .table_name(deps.table.name())
+        .table_name(&deps.config.table_name)
         .key("PK", AttributeValue::S(store::keys::tenant_pk(tenant)))
         .key("SK", AttributeValue::S(store::keys::item_sk(kind, id)))
         .update_expression("SET in_flight_since = :old")
@@ -700,7 +701,7 @@ async fn a_crash_between_the_visma_call_and_the_table_write_gives_no_duplicate()
     post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
     // A worker claims the item and books the invoice in Visma, then dies before writing back:
     // run it to completion, then put the item back as the crash would have left it.
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     let store::Claim::Claimed { .. } = items
         .claim(
             &tenant,
@@ -810,7 +811,7 @@ async fn flaky_visma_and_a_tight_rate_limit_still_sync_fifty_invoices_once_each(
             break;
         }
     }
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     let all = items
         .all_with_status(&tenant, &[ItemStatus::Synced])
         .await
@@ -1438,8 +1439,8 @@ async fn a_lapsed_creation_lease_is_taken_over_with_a_look_up() {
 async fn another_attempt_s_live_creation_lease_holds_a_push_back() {
     let sb = sandbox().await;
     let (deps, tenant) = ready(&sb).await;
-    let lease = deps
-        .table
+    let lease = integration_tests::table(&deps)
+        .await
         .take_lease(
             "TENANT#acme",
             "CREATING#customer#cus_p",
@@ -1552,7 +1553,7 @@ impl RefuseFirst {
                 .build(),
         );
         let mut faulty = deps.clone();
-        faulty.table = store::Table::new(ddb, deps.table.name());
+        faulty.items = store::Store::new(ddb, &deps.config.table_name, None).items;
         faulty
     }
 
@@ -1663,7 +1664,7 @@ async fn a_last_receive_that_finds_another_worker_pushing_does_not_mark_it_faile
     let sb = sandbox().await;
     let (deps, tenant) = ready(&sb).await;
     post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     let held = items
         .claim(
             &tenant,
@@ -1964,14 +1965,14 @@ async fn a_block_on_the_connection_long_after_the_connect_is_not_resumed_by_pull
         .await
         .unwrap();
     post_webhook(&deps, &invoice_event("evt_1", invoice_1042())).await;
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     let pending = item(&deps, &tenant, RecordKind::Invoice, "inv_1").await;
     items
         .set_status(
             &pending,
             ItemStatus::Blocked,
             Some(&store::ItemError::new(
-                "connection_expired",
+                domain::ItemCode::ConnectionExpired,
                 "Visma no longer accepts the connection; reconnect to resume",
             )),
             chrono::Utc::now(),
@@ -2001,7 +2002,7 @@ async fn a_block_on_the_connection_long_after_the_connect_is_not_resumed_by_pull
             &early,
             ItemStatus::Blocked,
             Some(&store::ItemError::new(
-                "connection_expired",
+                domain::ItemCode::ConnectionExpired,
                 "The Visma connection has expired; reconnect to resume syncing",
             )),
             chrono::Utc::now() - chrono::Duration::minutes(20),
@@ -2029,10 +2030,10 @@ async fn a_block_on_the_connection_long_after_the_connect_is_not_resumed_by_pull
 async fn unusable_stored_tokens_fail_a_push_as_our_fault_not_visma_s() {
     let sb = sandbox().await;
     let (deps, tenant) = ready(&sb).await;
-    deps.table
-        .client()
+    integration_tests::dynamodb()
+        .await
         .update_item()
-        .table_name(deps.table.name())
+        .table_name(&deps.config.table_name)
         .key(
             "PK",
             aws_sdk_dynamodb::types::AttributeValue::S("TENANT#acme".into()),
@@ -2145,7 +2146,9 @@ async fn concurrent_workers_share_the_rate_budget_instead_of_meeting_429s() {
         w.await.unwrap();
     }
     let elapsed = started.elapsed();
-    let synced = SyncItems::new(deps.table.clone())
+    let synced = deps
+        .items
+        .clone()
         .all_with_status(&tenant, &[ItemStatus::Synced])
         .await
         .unwrap();
@@ -2184,10 +2187,10 @@ async fn a_rate_budget_booked_beyond_the_longest_wait_sends_nothing_and_the_job_
         format!("RATE#{}", deps.config.visma_client_id),
         "POST /v2/customerinvoices".to_owned(),
     );
-    deps.table
-        .client()
+    integration_tests::dynamodb()
+        .await
         .put_item()
-        .table_name(deps.table.name())
+        .table_name(&deps.config.table_name)
         .item("PK", AttributeValue::S(schedule_key.0.clone()))
         .item("SK", AttributeValue::S(schedule_key.1.clone()))
         .item("next_us", AttributeValue::N(booked_until.to_string()))
@@ -2218,10 +2221,10 @@ async fn a_rate_budget_booked_beyond_the_longest_wait_sends_nothing_and_the_job_
 
     // AND once the schedule has drained (the booking removed as if the hour had passed) the
     // job runs again and the invoice is booked once
-    deps.table
-        .client()
+    integration_tests::dynamodb()
+        .await
         .delete_item()
-        .table_name(deps.table.name())
+        .table_name(&deps.config.table_name)
         .key("PK", AttributeValue::S(schedule_key.0))
         .key("SK", AttributeValue::S(schedule_key.1))
         .send()

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use domain::{compute_totals, InvoiceLine, Money, Percent, Quantity, TenantId, VatRate};
 use serde_json::{json, Value};
-use store::{ItemStatus, SyncItems};
+use store::ItemStatus;
 use visma_sandbox::{Faults, Sandbox, SandboxConfig};
 
 const WEBHOOK_SECRET: &[u8] = b"test-webhook-secret";
@@ -322,7 +322,7 @@ async fn soak_steady_webhook_load_with_visma_faults() {
     // after the load). It stops when nothing has finished for `drain_stall` (longer than the
     // worker's backoff after three failed tries in a row) or at `drain_limit`. Reading every
     // item loads the emulator, so it looks every 10 s.
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     let drain_started = Instant::now();
     let (mut least_pending, mut last_progress) = (usize::MAX, Instant::now());
     let mut by_status;

@@ -33,7 +33,7 @@ fn note(pk: &str, sk: &str, text: &str) -> Note {
 async fn items_are_written_claimed_once_read_and_queried() {
     // GIVEN a fresh table made from template.yaml
     let deps = integration_tests::deps(&[]).await;
-    let table = &deps.table;
+    let table = &integration_tests::table(&deps).await;
 
     // WHEN an item is written and read back
     table.put(&note("T#1", "ITEM#a", "first")).await.unwrap();
@@ -76,7 +76,7 @@ async fn items_are_written_claimed_once_read_and_queried() {
 async fn many_items_are_written_in_batches() {
     // GIVEN more items than one BatchWriteItem call takes (25), one of them already stored
     let deps = integration_tests::deps(&[]).await;
-    let table = &deps.table;
+    let table = &integration_tests::table(&deps).await;
     table.put(&note("T#1", "ITEM#007", "old")).await.unwrap();
     let items: Vec<Note> = (0..60)
         .map(|i| note("T#1", &format!("ITEM#{i:03}"), &format!("n{i}")))
@@ -107,14 +107,18 @@ async fn the_sparse_index_pages_through_connected_tenants_only() {
             item.gsi1pk = Some(keys::CONNECTED_PARTITION.into());
             item.gsi1sk = Some(keys::connected_sk(&tenant));
         }
-        deps.table.put(&item).await.unwrap();
+        integration_tests::table(&deps)
+            .await
+            .put(&item)
+            .await
+            .unwrap();
     }
     let mut seen = Vec::new();
     let mut start = None;
     let mut pages = 0;
     loop {
-        let (page, next): (Vec<Note>, _) = deps
-            .table
+        let (page, next): (Vec<Note>, _) = integration_tests::table(&deps)
+            .await
             .query_index_page(keys::CONNECTED_PARTITION, 2, start)
             .await
             .unwrap();
@@ -139,7 +143,12 @@ async fn the_sparse_index_pages_through_connected_tenants_only() {
 async fn concurrent_reservations_get_distinct_evenly_spaced_send_slots() {
     use store::Reservation::{Full, Slot};
     let deps = integration_tests::deps(&[]).await;
-    let schedule = store::RateSchedule::new(deps.table.clone());
+    let schedule = store::Store::new(
+        integration_tests::dynamodb().await,
+        &deps.config.table_name,
+        None,
+    )
+    .rates;
     let (now, spacing, max_wait) = (1_000_000_000u64, 250_000u64, 60 * 250_000u64);
     let invoices = "POST /v2/customerinvoices";
     let at = |t: u64| move || t;

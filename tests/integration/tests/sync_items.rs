@@ -6,7 +6,7 @@ use domain::connection::ConnectionStatus;
 use domain::{RecordKind, SyncJob, TenantId, WebhookEvent};
 use integration_tests::{call, jwt};
 use serde_json::{json, Value};
-use store::{EventMarker, ItemError, ItemStatus, ItemWrite, SyncItem, SyncItems};
+use store::{EventMarker, ItemError, ItemStatus, ItemWrite, SyncItem};
 
 const BASE: &str = "/tenants/acme/visma";
 
@@ -47,7 +47,7 @@ fn parsed_event_with_id(kind: RecordKind, id: &str, event_id: &str) -> WebhookEv
 
 /// Stores an item directly (as an accepted webhook would), then gives it `status`.
 async fn seed(deps: &Deps, kind: RecordKind, id: &str, status: ItemStatus) -> SyncItem {
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     let event = parsed_event(kind, id);
     let now = chrono::Utc::now();
     let item = SyncItem::new(&event, ItemStatus::Pending, None, now).unwrap();
@@ -60,8 +60,14 @@ async fn seed(deps: &Deps, kind: RecordKind, id: &str, status: ItemStatus) -> Sy
         return item;
     }
     let error = match status {
-        ItemStatus::Failed => Some(ItemError::new("visma_rejected", "Visma refused it")),
-        ItemStatus::Blocked => Some(ItemError::new("mapping_incomplete", "no entry for 12 %")),
+        ItemStatus::Failed => Some(ItemError::new(
+            domain::ItemCode::VismaRejected,
+            "Visma refused it",
+        )),
+        ItemStatus::Blocked => Some(ItemError::new(
+            domain::ItemCode::MappingIncomplete,
+            "no entry for 12 %",
+        )),
         _ => None,
     };
     items
@@ -301,7 +307,9 @@ async fn the_retry_route_sets_a_failed_item_pending_and_queues_it() {
         retried.body,
         json!({"kind": "invoice", "id": "inv_1", "status": "pending"})
     );
-    let item = SyncItems::new(deps.table.clone())
+    let item = deps
+        .items
+        .clone()
         .get(&tenant, RecordKind::Invoice, "inv_1")
         .await
         .unwrap()
@@ -345,12 +353,12 @@ async fn retry_failed_and_blocked_queues_one_job_per_waiting_item() {
     seed(&deps, RecordKind::Invoice, "inv_s", ItemStatus::Synced).await;
     seed(&deps, RecordKind::Voucher, "vch_p", ItemStatus::Pending).await;
 
-    let queued = app::retry::retry_failed_and_blocked(&deps, &tenant)
+    let queued = app::resume::retry_failed_and_blocked(&deps, &tenant)
         .await
         .unwrap();
 
     assert_eq!(queued, 3);
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     for (kind, id, status) in [
         (RecordKind::Invoice, "inv_f1", ItemStatus::Pending),
         (RecordKind::Invoice, "inv_f2", ItemStatus::Pending),
@@ -373,7 +381,7 @@ async fn retry_failed_and_blocked_queues_one_job_per_waiting_item() {
     assert_eq!(jobs, ["cus_b", "inv_f1", "inv_f2"]);
     // Nothing waits any more: a second run queues nothing.
     assert_eq!(
-        app::retry::retry_failed_and_blocked(&deps, &tenant)
+        app::resume::retry_failed_and_blocked(&deps, &tenant)
             .await
             .unwrap(),
         0
@@ -384,7 +392,7 @@ async fn retry_failed_and_blocked_queues_one_job_per_waiting_item() {
 async fn a_claim_is_taken_once_and_a_superseded_push_keeps_its_visma_link() {
     let deps = integration_tests::deps(&[]).await;
     let tenant = TenantId::parse("acme").unwrap();
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     seed(&deps, RecordKind::Customer, "cus_1", ItemStatus::Pending).await;
     let now = chrono::Utc::now();
     let lease = chrono::Duration::minutes(5);
@@ -470,7 +478,7 @@ async fn a_claim_is_taken_once_and_a_superseded_push_keeps_its_visma_link() {
 async fn a_refused_item_write_leaves_no_event_marker() {
     let deps = integration_tests::deps(&[]).await;
     let tenant = TenantId::parse("acme").unwrap();
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     let stored = seed(
         &deps,
         RecordKind::Invoice,
@@ -530,8 +538,8 @@ async fn a_refused_item_write_leaves_no_event_marker() {
 #[tokio::test]
 async fn the_scheduled_pull_requeues_pending_items_whose_job_was_lost() {
     let (_sb, deps, tenant) = connected().await;
-    let items = SyncItems::new(deps.table.clone());
-    let long_ago = chrono::Utc::now() - app::retry::STALE_PENDING - chrono::Duration::minutes(1);
+    let items = deps.items.clone();
+    let long_ago = chrono::Utc::now() - app::resume::STALE_PENDING - chrono::Duration::minutes(1);
     for (id, at) in [("inv_lost", long_ago), ("inv_recent", chrono::Utc::now())] {
         let event = parsed_event(RecordKind::Invoice, id);
         let item = SyncItem::new(&event, ItemStatus::Pending, None, at).unwrap();
@@ -581,7 +589,7 @@ fn counted(pending: u64, synced: u64, failed: u64, blocked: u64) -> Value {
 #[tokio::test]
 async fn the_status_counts_follow_every_write_of_an_items_status() {
     let (_sb, deps, tenant) = connected().await;
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     for i in 0..3 {
         seed(
             &deps,
@@ -715,11 +723,10 @@ async fn a_status_list_longer_than_a_page_pages_through_the_index() {
 /// Sets (or, with `None`, removes) an item's GSI2 key as an earlier version left it.
 async fn set_index_key(deps: &Deps, tenant: &TenantId, id: &str, key: Option<&str>) {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let update = deps
-        .table
-        .client()
+    let update = integration_tests::dynamodb()
+        .await
         .update_item()
-        .table_name(deps.table.name())
+        .table_name(&deps.config.table_name)
         .key("PK", AttributeValue::S(store::keys::tenant_pk(tenant)))
         .key(
             "SK",
@@ -736,7 +743,7 @@ async fn set_index_key(deps: &Deps, tenant: &TenantId, id: &str, key: Option<&st
 
 /// What GSI2 counts for each status, read directly (the status route would index first).
 async fn index_counts(deps: &Deps, tenant: &TenantId) -> Value {
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     let mut n = Vec::new();
     for status in [
         ItemStatus::Pending,
@@ -768,23 +775,14 @@ async fn the_first_look_at_a_tenant_indexes_items_from_before_the_status_index()
     // No pull ran (an expired or disconnected tenant is never pulled): the status page indexes.
     assert_eq!(counts(&deps).await, counted(1, 1, 2, 0));
     assert_eq!(index_counts(&deps, &tenant).await, counted(1, 1, 2, 0));
-    let state = store::Pulled::new(deps.table.clone())
-        .pull_state(&tenant)
-        .await
-        .unwrap();
+    let state = deps.pulled.clone().pull_state(&tenant).await.unwrap();
     assert!(state.items_status_indexed, "remembered at once");
-    let again = SyncItems::new(deps.table.clone())
-        .index_statuses(&tenant)
-        .await
-        .unwrap();
+    let again = deps.items.clone().index_statuses(&tenant).await.unwrap();
     assert_eq!(again, 0, "nothing left to index");
 
     // A pull afterwards keeps the mark (it saves the whole pull state).
     app::pull::run(&deps, &tenant).await.expect("pull");
-    let state = store::Pulled::new(deps.table.clone())
-        .pull_state(&tenant)
-        .await
-        .unwrap();
+    let state = deps.pulled.clone().pull_state(&tenant).await.unwrap();
     assert!(state.items_status_indexed);
 }
 
@@ -800,9 +798,6 @@ async fn the_pull_indexes_items_written_before_the_status_index() {
 
     app::pull::run(&deps, &tenant).await.expect("pull");
     assert_eq!(index_counts(&deps, &tenant).await, counted(1, 1, 1, 0));
-    let state = store::Pulled::new(deps.table.clone())
-        .pull_state(&tenant)
-        .await
-        .unwrap();
+    let state = deps.pulled.clone().pull_state(&tenant).await.unwrap();
     assert!(state.items_status_indexed);
 }

@@ -101,11 +101,10 @@ async fn post(deps: &Deps, event: &Value) -> Answer {
 
 /// Every sort key in the table (each test has its own table).
 async fn all_keys(deps: &Deps) -> Vec<String> {
-    let out = deps
-        .table
-        .client()
+    let out = integration_tests::dynamodb()
+        .await
         .scan()
-        .table_name(deps.table.name())
+        .table_name(&deps.config.table_name)
         .send()
         .await
         .unwrap();
@@ -170,7 +169,7 @@ async fn an_invoice_is_stored_pending_and_its_push_job_queued() {
         answer.body,
         json!({"event_id": "evt_1", "status": "queued"})
     );
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     let item = items
         .get(&tenant, RecordKind::Invoice, "inv_123")
         .await
@@ -389,7 +388,7 @@ async fn an_expired_connection_holds_the_event_as_blocked_without_a_job() {
         answer.body,
         json!({"event_id": "evt_1", "status": "queued"})
     );
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     let item = items
         .get(&tenant, RecordKind::Invoice, "inv_1")
         .await
@@ -482,7 +481,7 @@ async fn a_failed_queue_send_answers_503_and_the_retry_queues_the_job() {
     let first = post(&broken, &e).await;
 
     assert_eq!(first.status, 503, "{}", first.body);
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     let marker = items.event(&tenant, "evt_q").await.unwrap().unwrap();
     assert!(!marker.queued);
     assert_eq!(marker.sending_until, None, "the lease is released");
@@ -513,7 +512,7 @@ async fn a_failed_queue_send_answers_503_and_the_retry_queues_the_job() {
 #[tokio::test]
 async fn a_customer_update_resets_a_synced_customer_but_an_older_one_is_ignored() {
     let (_sb, deps, tenant) = connected("acme").await;
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     let created = event(
         "evt_c1",
         "customer.created",
@@ -610,7 +609,7 @@ async fn a_customer_update_resets_a_synced_customer_but_an_older_one_is_ignored(
 #[tokio::test]
 async fn a_second_create_of_a_synced_invoice_is_acknowledged_and_ignored() {
     let (_sb, deps, tenant) = connected("acme").await;
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     assert_eq!(
         post(&deps, &invoice_event("evt_1", "acme", "inv_1"))
             .await
@@ -664,7 +663,9 @@ async fn a_credit_note_is_an_invoice_item_under_its_own_id() {
     let answer = post(&deps, &e).await;
 
     assert_eq!(answer.status, 202, "{}", answer.body);
-    let item = SyncItems::new(deps.table.clone())
+    let item = deps
+        .items
+        .clone()
         .get(&tenant, RecordKind::Invoice, "inv_124")
         .await
         .unwrap()
@@ -684,7 +685,7 @@ async fn a_credit_note_is_an_invoice_item_under_its_own_id() {
 /// left them, with the sending lease already lapsed.
 async fn stored_with_lapsed_lease(deps: &Deps, body: &Value) -> SyncItems {
     let event = domain::parse_event(&serde_json::to_vec(body).unwrap()).unwrap();
-    let items = SyncItems::new(deps.table.clone());
+    let items = deps.items.clone();
     let stored_at = chrono::Utc::now() - app::webhook::SEND_LEASE - chrono::Duration::seconds(1);
     let item = store::SyncItem::new(&event, ItemStatus::Pending, None, stored_at).unwrap();
     let marker =
@@ -726,7 +727,7 @@ async fn a_delivery_that_died_before_sending_is_queued_by_the_retry_after_the_le
 
 /// A duplicate after the lease whose defensive re-send fails still answers `duplicate`, not
 /// 503 (the event was accepted before; CONTRACT §6); the schedule's sweep of stale pending
-/// items (`app::retry::requeue_stale_pending`) is what covers a job lost that way.
+/// items (`app::resume::requeue_stale_pending`) is what covers a job lost that way.
 #[tokio::test]
 async fn a_late_duplicate_whose_resend_fails_is_still_a_duplicate() {
     let (_sb, deps, tenant) = connected("acme").await;

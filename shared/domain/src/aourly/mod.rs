@@ -1,4 +1,4 @@
-//! Webhook events from Aourly (CONTRACT §6), as parsed, valid values.
+//! Webhook events from Aourly (integration guide "Webhooks from Aourly"), as parsed, valid values.
 //!
 //! The only way in is [`parse_event`] (or deserializing a [`WebhookEvent`], which runs the
 //! same rules). Which fields are required is decided here, from the contract's example:
@@ -35,7 +35,7 @@ pub use values::{
     AccountNumber, AourlyId, CountryCode, CurrencyCode, Email, EventId, InvalidValue,
 };
 
-/// The event `type`s of CONTRACT §6.
+/// The event `type`s of integration guide "Webhooks from Aourly".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventKind {
     #[serde(rename = "customer.created")]
@@ -303,7 +303,7 @@ pub struct Totals {
     pub gross: Money,
 }
 
-/// The totals Visma computes for these lines (CONTRACT §6):
+/// The totals Visma computes for these lines (integration guide "Webhooks from Aourly"):
 /// `net` = Σ line nets ([`InvoiceLine::net`]); `vat` = Σ over VAT rates of
 /// round2(net of that rate × rate/100); `gross` = `net` + `vat`.
 ///

@@ -1,11 +1,12 @@
-//! Retrying every failed and blocked item of a tenant: part of manual sync (`POST /sync`), and
-//! of what resumes items after a reconnect or a mapping fix; and re-queuing pending items whose
-//! job was lost.
+//! Putting waiting items back on the queue: every failed and blocked item of a tenant (part of
+//! manual sync, `POST /sync`); the items a reconnect, a mapping fix or a pull can clear; and
+//! pending items whose job was lost. What each block code waits for is the code's own answer
+//! ([`ItemCode::is_resolved_by_connection`] and its siblings); when a pull resumes one is
+//! [`resumed_after_pull`].
 
 use chrono::{Duration, Utc};
-use domain::TenantId;
-use domain::{EventData, RecordKind};
-use store::{ItemStatus, StoreError, SyncItem, SyncItems};
+use domain::{EventData, ItemCode, ItemStatus, RecordKind, TenantId};
+use store::{StoreError, SyncItem, SyncItems};
 
 use crate::items::{push_job, to_pending};
 use crate::Deps;
@@ -24,26 +25,20 @@ pub async fn retry_failed_and_blocked(deps: &Deps, tenant: &TenantId) -> Result<
     .await
 }
 
-/// The block codes a connection to Visma resolves: resumed after a reconnect and after each
-/// pull (which has just used the connection).
-pub const CONNECTION_CODES: &[&str] = &["connection_expired", "not_connected"];
+/// The block codes a connection to Visma resolves: resumed after a reconnect.
+pub fn connection_codes() -> Vec<ItemCode> {
+    ItemCode::ALL
+        .into_iter()
+        .filter(ItemCode::is_resolved_by_connection)
+        .collect()
+}
 
-/// The block codes checked against pulled data (the mapping, fiscal years, charts of
-/// accounts): resumed after a pull that changed that data.
-pub const PULLED_DATA_CODES: &[&str] = &[
-    "mapping_incomplete",
-    "fiscal_year_missing",
-    "fiscal_year_locked",
-    "accounts_not_pulled",
-    "account_missing",
-];
-
-/// Resumes the items blocked with one of `codes` (after a reconnect: [`CONNECTION_CODES`];
+/// Resumes the items blocked with one of `codes` (after a reconnect: [`connection_codes`];
 /// after a mapping fix: `mapping_incomplete`), without another webhook.
 pub async fn resume_blocked(
     deps: &Deps,
     tenant: &TenantId,
-    codes: &[&str],
+    codes: &[ItemCode],
 ) -> Result<usize, StoreError> {
     retry_where(deps, tenant, &[ItemStatus::Blocked], codes).await
 }
@@ -53,7 +48,7 @@ async fn retry_where(
     deps: &Deps,
     tenant: &TenantId,
     statuses: &[ItemStatus],
-    codes: &[&str],
+    codes: &[ItemCode],
 ) -> Result<usize, StoreError> {
     crate::items::ensure_status_index(deps, tenant).await?;
     let queued = retry_indexed(deps, tenant, statuses, codes).await?;
@@ -66,9 +61,9 @@ async fn retry_indexed(
     deps: &Deps,
     tenant: &TenantId,
     statuses: &[ItemStatus],
-    codes: &[&str],
+    codes: &[ItemCode],
 ) -> Result<usize, StoreError> {
-    let items = SyncItems::new(deps.table.clone());
+    let items = &deps.items;
     let waiting: Vec<_> = items
         .all_with_status(tenant, statuses)
         .await?
@@ -78,10 +73,10 @@ async fn retry_indexed(
                 || item
                     .last_error
                     .as_ref()
-                    .is_some_and(|e| codes.contains(&e.code.as_str()))
+                    .is_some_and(|e| codes.contains(&e.code))
         })
         .collect();
-    resume(deps, tenant, &items, waiting).await
+    resume(deps, tenant, items, waiting).await
 }
 
 /// Sets each of `waiting` pending and queues its push job; returns how many were queued. An
@@ -111,32 +106,28 @@ async fn resume(
 
 /// The housekeeping after each pull that reached Visma (`report` not skipped):
 /// - re-queues pending items whose job was lost ([`requeue_stale_pending`]);
-/// - resumes items blocked on the connection ([`CONNECTION_CODES`]) before, or within
+/// - resumes items blocked on the connection before, or within
 ///   [`RECONNECT_RACE`] after, the last (re)connect. The pull has just used the connection, so
 ///   such an item lost a race with the reconnect: its webhook or push read the connection as
 ///   `expired` just before the owner reconnected and stored the block just after the
 ///   reconnect's resume looked (or within GSI2's lag of it);
-/// - resumes items blocked on pulled data ([`PULLED_DATA_CODES`]) when the pull changed the
+/// - resumes items blocked on pulled data when the pull changed the
 ///   mapping, fiscal years, charts or codings (for instance an invoice pushed before the first
 ///   pull had proposed the mapping, or a voucher dated in a year just opened in Visma). Those
 ///   whose cause persists block again, once: unchanged pulls leave them alone. (A push that
 ///   read the data from before this pull and stores its block after this scan is missed; it
 ///   waits for a Retry or Sync now.)
-/// - resumes credit notes blocked [`ORIGINAL_INVOICE_MISSING`] whose credited invoice is now
+/// - resumes credit notes blocked `original_invoice_missing` whose credited invoice is now
 ///   synced (one read per such credit note).
 ///
 /// Returns how many jobs it queued.
 pub async fn after_pull(
     deps: &Deps,
     tenant: &TenantId,
-    report: &crate::pull::PullReport,
+    report: &domain::pull::PullReport,
 ) -> Result<usize, StoreError> {
     let requeued = requeue_stale_pending(deps, tenant).await?;
-    let changes = &report.changes;
-    let data_changed = report.mapping_proposed
-        || changes.fiscal_years
-        || changes.codings
-        || !changes.accounts.is_empty();
+    let data_changed = report.changed_pulled_data();
     // A block on the connection stored up to a few minutes after the (re)connect lost the
     // race with its resume; one stored later is Visma refusing this kind of record (a user
     // without invoicing rights, say), which a pull cannot fix: resuming it would only block
@@ -148,21 +139,25 @@ pub async fn after_pull(
         .and_then(|c| c.connected_at);
     let raced_the_connect =
         |item: &SyncItem| connected_at.is_some_and(|at| item.updated_at <= at + RECONNECT_RACE);
-    let items = SyncItems::new(deps.table.clone());
+    let items = &deps.items;
     let mut waiting = Vec::new();
     for item in items
         .all_with_status(tenant, &[ItemStatus::Blocked])
         .await?
     {
-        let code = item.last_error.as_ref().map_or("", |e| e.code.as_str());
-        let resumable = (CONNECTION_CODES.contains(&code) && raced_the_connect(&item))
-            || (PULLED_DATA_CODES.contains(&code) && data_changed)
-            || (code == ORIGINAL_INVOICE_MISSING && original_synced(&items, &item).await?);
+        let Some(code) = item.last_error.as_ref().map(|e| e.code) else {
+            continue;
+        };
+        let resumable = match resumed_after_pull(code, raced_the_connect(&item), data_changed) {
+            AfterPull::Resume => true,
+            AfterPull::IfOriginalSynced => original_synced(items, &item).await?,
+            AfterPull::Leave => false,
+        };
         if resumable {
             waiting.push(item);
         }
     }
-    let resumed = resume(deps, tenant, &items, waiting).await?;
+    let resumed = resume(deps, tenant, items, waiting).await?;
     if resumed > 0 {
         tracing::info!(%tenant, resumed, "blocked items resumed after the pull");
     }
@@ -172,8 +167,33 @@ pub async fn after_pull(
 /// How long after a (re)connect a block on the connection is taken for one that raced it.
 const RECONNECT_RACE: Duration = Duration::minutes(5);
 
-/// The block code of a credit note whose credited invoice is not (yet) in Visma.
-pub const ORIGINAL_INVOICE_MISSING: &str = "original_invoice_missing";
+/// What a pull does with one blocked item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterPull {
+    Resume,
+    /// Resume it if the invoice it credits is synced by now (one read).
+    IfOriginalSynced,
+    Leave,
+}
+
+/// Whether a pull resumes an item blocked with `code`. `raced_the_connect`: the block was
+/// stored before, or within [`RECONNECT_RACE`] after, the last (re)connect. `data_changed`: the
+/// pull changed the mapping, fiscal years, charts or codings.
+pub fn resumed_after_pull(
+    code: ItemCode,
+    raced_the_connect: bool,
+    data_changed: bool,
+) -> AfterPull {
+    if (code.is_resolved_by_connection() && raced_the_connect)
+        || (code.is_resolved_by_pulled_data() && data_changed)
+    {
+        AfterPull::Resume
+    } else if code.waits_for_original_invoice() {
+        AfterPull::IfOriginalSynced
+    } else {
+        AfterPull::Leave
+    }
+}
 
 /// Whether the invoice a blocked credit note credits has been synced since it blocked.
 async fn original_synced(items: &SyncItems, credit: &SyncItem) -> Result<bool, StoreError> {
@@ -207,9 +227,9 @@ pub const STALE_PENDING: Duration = Duration::hours(1);
 /// scheduled pull of the tenant (which has indexed the tenant's items by status, see
 /// [`crate::items::ensure_status_index`]). Returns how many were queued.
 pub async fn requeue_stale_pending(deps: &Deps, tenant: &TenantId) -> Result<usize, StoreError> {
-    let items = SyncItems::new(deps.table.clone());
     let cutoff = Utc::now() - STALE_PENDING;
-    let stale: Vec<_> = items
+    let stale: Vec<_> = deps
+        .items
         .all_with_status(tenant, &[ItemStatus::Pending])
         .await?
         .into_iter()
@@ -224,4 +244,60 @@ pub async fn requeue_stale_pending(deps: &Deps, tenant: &TenantId) -> Result<usi
         tracing::warn!(%tenant, queued = stale.len(), "pending items untouched for an hour: their jobs were queued again");
     }
     Ok(stale.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pull_resumes_connection_blocks_only_when_they_raced_the_connect() {
+        for code in [ItemCode::ConnectionExpired, ItemCode::NotConnected] {
+            assert_eq!(resumed_after_pull(code, true, false), AfterPull::Resume);
+            // Stored well after the reconnect: Visma refusing this kind of record, which a
+            // pull cannot fix (resuming it would block it again, with an event, every pull).
+            assert_eq!(resumed_after_pull(code, false, true), AfterPull::Leave);
+        }
+    }
+
+    #[test]
+    fn a_pull_resumes_blocks_on_pulled_data_only_when_that_data_changed() {
+        for code in [
+            ItemCode::MappingIncomplete,
+            ItemCode::FiscalYearMissing,
+            ItemCode::FiscalYearLocked,
+            ItemCode::AccountsNotPulled,
+            ItemCode::AccountMissing,
+        ] {
+            assert_eq!(resumed_after_pull(code, false, true), AfterPull::Resume);
+            assert_eq!(resumed_after_pull(code, true, false), AfterPull::Leave);
+        }
+    }
+
+    #[test]
+    fn credit_notes_follow_their_invoice_and_the_rest_wait_for_the_owner() {
+        assert_eq!(
+            resumed_after_pull(ItemCode::OriginalInvoiceMissing, false, false),
+            AfterPull::IfOriginalSynced
+        );
+        for code in [
+            ItemCode::VismaValidation,
+            ItemCode::VismaCompanySetup,
+            ItemCode::MissingScope,
+        ] {
+            assert_eq!(
+                resumed_after_pull(code, true, true),
+                AfterPull::Leave,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reconnect_resumes_exactly_the_connection_codes() {
+        assert_eq!(
+            connection_codes(),
+            [ItemCode::ConnectionExpired, ItemCode::NotConnected]
+        );
+    }
 }
