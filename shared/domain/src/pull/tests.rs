@@ -389,3 +389,42 @@ fn coding_rates_read_labels_and_fractions() {
     assert_eq!(coding_vat_rate(None, Some(Decimal::new(24, 2))), None);
     assert_eq!(coding_vat_rate(None, None), None);
 }
+
+#[test]
+fn a_report_changed_pulled_data_when_a_block_could_clear() {
+    let mut report = PullReport::default();
+    assert!(!report.changed_pulled_data());
+    // New vouchers and VAT codes clear no block.
+    report.changes.vouchers_for_aourly = 3;
+    report.changes.vat_codes = true;
+    assert!(!report.changed_pulled_data());
+    for changed in [
+        PullReport {
+            mapping_proposed: true,
+            ..PullReport::default()
+        },
+        PullReport {
+            changes: PullChanges {
+                fiscal_years: true,
+                ..PullChanges::default()
+            },
+            ..PullReport::default()
+        },
+        PullReport {
+            changes: PullChanges {
+                codings: true,
+                ..PullChanges::default()
+            },
+            ..PullReport::default()
+        },
+        PullReport {
+            changes: PullChanges {
+                accounts: vec!["fy".into()],
+                ..PullChanges::default()
+            },
+            ..PullReport::default()
+        },
+    ] {
+        assert!(changed.changed_pulled_data(), "{changed:?}");
+    }
+}
