@@ -304,3 +304,24 @@ async fn find_article<T: TokenSource + ?Sized>(
         .and_then(|a| a.id)
         .map(|id| id.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_mapping_warns_until_confirmed_and_while_an_entry_is_invalid() {
+        let mut view = MappingView::default();
+        // Nothing stored yet (before the first pull): nothing to review.
+        assert_eq!(view.warnings(), []);
+        view.stored = true;
+        assert_eq!(view.warnings(), [Warning::MappingUnconfirmed]);
+        view.mapping.confirmed = true;
+        assert_eq!(view.warnings(), []);
+        view.problems.push(FieldError::new(
+            "sales[0].revenue_account",
+            "not in the chart",
+        ));
+        assert_eq!(view.warnings(), [Warning::MappingInvalid]);
+    }
+}

@@ -261,3 +261,38 @@ impl TokenSource for TenantTokens<'_> {
         self.token(Some(rejected)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_refreshed_within_the_margin_of_its_expiry() {
+        let now = Utc::now();
+        let margin = chrono::Duration::from_std(REFRESH_MARGIN).unwrap();
+        assert!(!refresh_due(
+            now + margin + chrono::Duration::seconds(1),
+            now
+        ));
+        assert!(refresh_due(now + margin, now));
+        assert!(refresh_due(now - chrono::Duration::seconds(1), now));
+    }
+
+    #[test]
+    fn our_token_store_failing_is_retried_when_it_may_pass_and_never_visma_refusing() {
+        let outage = store_failure(StoreError::Transient {
+            operation: "GetItem",
+            source: "timeout".into(),
+        });
+        assert_eq!(outage.class(), ErrorClass::Transient);
+        // Tokens replaced by a reconnect (or removed by a disconnect) under this worker: the
+        // retry reads the new state.
+        assert_eq!(
+            store_failure(StoreError::ConditionFailed).class(),
+            ErrorClass::Transient
+        );
+        let broken = store_failure(StoreError::Decode("not base64".into()));
+        assert_eq!(broken.class(), ErrorClass::Permanent);
+        assert!(!broken.to_string().contains("base64"), "{broken}");
+    }
+}

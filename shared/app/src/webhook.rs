@@ -171,19 +171,7 @@ async fn store_and_queue(
         .get(tenant)
         .await?
         .map_or(ConnectionStatus::NotConnected, |c| c.status);
-    let (item_status, hold) = match status {
-        ConnectionStatus::Connected => (ItemStatus::Pending, None),
-        ConnectionStatus::Expired => (
-            ItemStatus::Blocked,
-            Some(ItemError::new(
-                ItemCode::ConnectionExpired,
-                "The Visma connection has expired; reconnect to resume syncing",
-            )),
-        ),
-        ConnectionStatus::NotConnected | ConnectionStatus::Disconnected => {
-            return Err(WebhookError::NotConnected)
-        }
-    };
+    let (item_status, hold) = arrival(status)?;
     let items = &deps.items;
     let kind = event.kind().record_kind();
     let record_id = event.data().record_id().as_str();
@@ -274,6 +262,25 @@ async fn announce_held(
     }
 }
 
+/// How a record arrives for a tenant whose connection is `status`: pending (its job is sent),
+/// held blocked while the connection is expired (a reconnect resumes it), or refused when there
+/// is no connection to push it through.
+fn arrival(status: ConnectionStatus) -> Result<(ItemStatus, Option<ItemError>), WebhookError> {
+    match status {
+        ConnectionStatus::Connected => Ok((ItemStatus::Pending, None)),
+        ConnectionStatus::Expired => Ok((
+            ItemStatus::Blocked,
+            Some(ItemError::new(
+                ItemCode::ConnectionExpired,
+                "The Visma connection has expired; reconnect to resume syncing",
+            )),
+        )),
+        ConnectionStatus::NotConnected | ConnectionStatus::Disconnected => {
+            Err(WebhookError::NotConnected)
+        }
+    }
+}
+
 /// Whether `event` replaces the stored record: only customer events, and only when not
 /// older than the event that set the stored payload.
 fn replaces(event: &WebhookEvent, existing: &SyncItem) -> bool {
@@ -356,4 +363,73 @@ async fn send(
         return Err(WebhookError::Queue(e));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str, created_at: &str) -> WebhookEvent {
+        let sample = match name {
+            "customer.updated" => include_str!("../../../events/webhooks/customer.updated.json"),
+            "invoice.created" => include_str!("../../../events/webhooks/invoice.created.json"),
+            other => panic!("no sample {other}"),
+        };
+        let mut value: serde_json::Value = serde_json::from_str(sample).unwrap();
+        value["created_at"] = created_at.into();
+        domain::parse_event_value(value).expect("a valid sample")
+    }
+
+    #[test]
+    fn a_record_arrives_pending_held_or_refused_by_the_connection() {
+        let (status, hold) = arrival(ConnectionStatus::Connected).unwrap();
+        assert_eq!((status, hold), (ItemStatus::Pending, None));
+        let (status, hold) = arrival(ConnectionStatus::Expired).unwrap();
+        assert_eq!(status, ItemStatus::Blocked);
+        assert_eq!(hold.unwrap().code, ItemCode::ConnectionExpired);
+        for refused in [
+            ConnectionStatus::NotConnected,
+            ConnectionStatus::Disconnected,
+        ] {
+            assert!(matches!(arrival(refused), Err(WebhookError::NotConnected)));
+        }
+    }
+
+    #[test]
+    fn only_a_customer_event_at_least_as_new_replaces_the_stored_record() {
+        let stored_event = event("customer.updated", "2026-11-23T12:00:00Z");
+        let stored = SyncItem::new(&stored_event, ItemStatus::Synced, None, Utc::now()).unwrap();
+        assert!(replaces(
+            &event("customer.updated", "2026-11-23T12:00:01Z"),
+            &stored
+        ));
+        assert!(replaces(
+            &event("customer.updated", "2026-11-23T12:00:00Z"),
+            &stored
+        ));
+        assert!(!replaces(
+            &event("customer.updated", "2026-11-23T11:59:59Z"),
+            &stored
+        ));
+        let invoice = event("invoice.created", "2026-11-23T12:00:00Z");
+        assert!(is_create_only(&invoice));
+        let stored = SyncItem::new(&invoice, ItemStatus::Synced, None, Utc::now()).unwrap();
+        assert!(!replaces(
+            &event("invoice.created", "2026-11-24T00:00:00Z"),
+            &stored
+        ));
+    }
+
+    #[test]
+    fn refusals_answer_with_their_stable_codes() {
+        for (error, status, code) in [
+            (WebhookError::TooLarge, 413, "payload_too_large"),
+            (WebhookError::NotConnected, 409, "not_connected"),
+        ] {
+            let problem = Problem::from(error);
+            let body = serde_json::to_value(&problem).unwrap();
+            assert_eq!(problem.status, status);
+            assert_eq!(body["code"], code);
+        }
+    }
 }

@@ -31,6 +31,30 @@ pub enum Claim {
     Missing,
 }
 
+/// Whether an item as read may be claimed at `now`, before the conditional write that takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claimable {
+    /// `interrupted`: a claim older than the lease was left behind (its attempt may have
+    /// reached Visma).
+    Yes {
+        interrupted: bool,
+    },
+    NotPending,
+    /// Another attempt holds a live claim.
+    Busy,
+}
+
+pub(crate) fn claimable(item: &SyncItem, now: DateTime<Utc>, lease: Duration) -> Claimable {
+    if item.status != ItemStatus::Pending {
+        return Claimable::NotPending;
+    }
+    match item.in_flight_since {
+        Some(since) if since + lease > now => Claimable::Busy,
+        Some(_) => Claimable::Yes { interrupted: true },
+        None => Claimable::Yes { interrupted: false },
+    }
+}
+
 /// How a push ended, for [`SyncItems::finish`].
 #[derive(Debug, Clone)]
 pub struct Finish {
@@ -102,13 +126,10 @@ impl SyncItems {
         let Some(current) = self.get(tenant, kind, id).await? else {
             return Ok(Claim::Missing);
         };
-        if current.status != ItemStatus::Pending {
-            return Ok(Claim::NotPending(Box::new(current)));
-        }
-        let interrupted = match current.in_flight_since {
-            Some(since) if since + lease > now => return Ok(Claim::Busy),
-            Some(_) => true,
-            None => false,
+        let interrupted = match claimable(&current, now, lease) {
+            Claimable::Yes { interrupted } => interrupted,
+            Claimable::NotPending => return Ok(Claim::NotPending(Box::new(current))),
+            Claimable::Busy => return Ok(Claim::Busy),
         };
         let result = self
             .update_item(tenant, kind, id)
@@ -235,5 +256,43 @@ fn link_values(
     if let Some(number) = &outcome.visma_number {
         set.push("visma_number = :visma_number");
         values.insert(":visma_number".into(), AttributeValue::S(number.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(status: ItemStatus, in_flight_since: Option<DateTime<Utc>>) -> SyncItem {
+        let event = domain::parse_event(include_bytes!(
+            "../../../../events/webhooks/voucher.created.json"
+        ))
+        .expect("a valid sample");
+        let mut item = SyncItem::new(&event, status, None, Utc::now()).unwrap();
+        item.in_flight_since = in_flight_since;
+        item
+    }
+
+    #[test]
+    fn a_pending_item_is_claimed_unless_a_live_claim_holds_it() {
+        let now = Utc::now();
+        let lease = Duration::seconds(60);
+        assert_eq!(
+            claimable(&item(ItemStatus::Pending, None), now, lease),
+            Claimable::Yes { interrupted: false }
+        );
+        let live = item(ItemStatus::Pending, Some(now - Duration::seconds(59)));
+        assert_eq!(claimable(&live, now, lease), Claimable::Busy);
+        let lapsed = item(ItemStatus::Pending, Some(now - Duration::seconds(60)));
+        assert_eq!(
+            claimable(&lapsed, now, lease),
+            Claimable::Yes { interrupted: true }
+        );
+        for done in [ItemStatus::Synced, ItemStatus::Failed, ItemStatus::Blocked] {
+            assert_eq!(
+                claimable(&item(done, None), now, lease),
+                Claimable::NotPending
+            );
+        }
     }
 }
