@@ -188,7 +188,7 @@ async fn soak_steady_webhook_load_with_visma_faults() {
     ];
 
     // A connected tenant with its first pull done (chart, codings, mapping), before faults.
-    let deps = integration_tests::deps(&overrides).await;
+    let deps = integration_tests::spawn_app(&overrides).await;
     let tenant = TenantId::parse("acme").unwrap();
     let company = integration_tests::first_company(&sb);
     integration_tests::connect_tenant(&deps, &sb, &tenant, company).await;
