@@ -18,6 +18,7 @@ mod customer_leases;
 mod entry_points;
 mod events;
 mod exactly_once;
+mod iam;
 mod lambda_events;
 mod local_runner;
 mod mapping;
