@@ -315,3 +315,26 @@ fn a_template_that_drifts_from_the_code_is_caught() {
         );
     }
 }
+
+/// The sync queue's receive limit is one template parameter: the queue's redrive policy uses
+/// it, and the sync worker (the one function that reads it) gets it as
+/// `SYNC_MAX_RECEIVE_COUNT` instead of parsing the template.
+#[test]
+fn the_receive_limit_is_one_parameter_for_the_queue_and_the_worker() {
+    let parsed = template::parsed();
+    let parameter = &parsed["Parameters"]["SyncMaxReceiveCount"];
+    assert_eq!(parameter["Type"].as_str(), Some("Number"), "{parameter:?}");
+    assert_eq!(template::max_receive_count(), 5, "the default stays 5");
+    let redrive = &parsed["Resources"]["SyncQueue"]["Properties"]["RedrivePolicy"];
+    assert_eq!(
+        serde_yaml_ng::to_string(&redrive["maxReceiveCount"])
+            .unwrap()
+            .trim(),
+        "!Ref SyncMaxReceiveCount"
+    );
+    let given = template::function_environment("SYNC_MAX_RECEIVE_COUNT");
+    assert_eq!(
+        given["SyncWorkerFunction"].as_deref(),
+        Some("!Ref SyncMaxReceiveCount")
+    );
+}
