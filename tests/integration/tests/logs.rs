@@ -108,7 +108,7 @@ async fn no_token_or_secret_reaches_the_logs() {
     internals::poll_once(&app, 1).await.unwrap();
     // Failures log too: a bad JWT, a forged state, revoked tokens.
     app.get("/tenants/acme/visma")
-        .bearer(&"Bearer.bad.jwt")
+        .bearer("Bearer.bad.jwt")
         .send()
         .await;
     app.get("/oauth/visma/callback?code=x&state=forged")

@@ -194,25 +194,25 @@ async fn the_retry_route_sets_a_failed_item_pending_and_queues_it() {
     let url = |kind: &str, id: &str| format!("{BASE}/sync-items/{kind}/{id}/retry");
 
     let unknown = app
-        .post(&url("invoice", "inv_404"))
+        .post(url("invoice", "inv_404"))
         .bearer(&owner)
         .send()
         .await;
     assert_eq!(unknown.status, 404, "{}", unknown.text);
     assert_eq!(unknown.body["code"], "not_found");
-    let bad_kind = app.post(&url("order", "inv_1")).bearer(&owner).send().await;
+    let bad_kind = app.post(url("order", "inv_1")).bearer(&owner).send().await;
     assert_eq!(bad_kind.status, 400);
     assert_eq!(bad_kind.body["errors"][0]["field"], "kind");
     for role in ["performer", "service", "coordinator"] {
         let denied = app
-            .post(&url("invoice", "inv_1"))
+            .post(url("invoice", "inv_1"))
             .bearer(&jwt("acme", role))
             .send()
             .await;
         assert_eq!(denied.status, 403, "{role}");
     }
     let synced = app
-        .post(&url("invoice", "inv_2"))
+        .post(url("invoice", "inv_2"))
         .bearer(&owner)
         .send()
         .await;
@@ -221,7 +221,7 @@ async fn the_retry_route_sets_a_failed_item_pending_and_queues_it() {
     assert!(app.drain_jobs().await.is_empty());
 
     let retried = app
-        .post(&url("invoice", "inv_1"))
+        .post(url("invoice", "inv_1"))
         .bearer(&owner)
         .send()
         .await;
@@ -262,7 +262,7 @@ async fn the_retry_route_sets_a_failed_item_pending_and_queues_it() {
         .await
         .unwrap();
     let expired = app
-        .post(&url("invoice", "inv_3"))
+        .post(url("invoice", "inv_3"))
         .bearer(&owner)
         .send()
         .await;
