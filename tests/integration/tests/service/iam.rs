@@ -723,3 +723,101 @@ async fn the_scheduled_pull_function_is_granted_exactly_what_it_calls() {
         "{calls:#?}"
     );
 }
+
+/// The recording's mapping of SDK operations to IAM actions, offline.
+#[test]
+fn transactions_need_each_item_s_action_and_batches_the_single_action() {
+    use integration_tests::recording::calls_of;
+    let names = ResourceNames::default()
+        .with("state-1", "StateTable")
+        .with("http://sqs/1/sync-1", "SyncQueue");
+    let actions = |target: &str, body: serde_json::Value| -> Vec<String> {
+        calls_of(target, &body, &names)
+            .into_iter()
+            .map(|c| c.to_string())
+            .collect()
+    };
+    assert_eq!(
+        actions(
+            "DynamoDB_20120810.TransactWriteItems",
+            json!({"TransactItems": [
+                {"Put": {"TableName": "state-1"}}, {"Update": {"TableName": "state-1"}},
+                {"Delete": {"TableName": "state-1"}}, {"ConditionCheck": {"TableName": "state-1"}}]})
+        ),
+        [
+            "dynamodb:PutItem on StateTable",
+            "dynamodb:UpdateItem on StateTable",
+            "dynamodb:DeleteItem on StateTable",
+            "dynamodb:ConditionCheckItem on StateTable",
+        ]
+    );
+    assert_eq!(
+        actions(
+            "DynamoDB_20120810.BatchGetItem",
+            json!({"RequestItems": {"state-1": {}}})
+        ),
+        ["dynamodb:BatchGetItem on StateTable"]
+    );
+    assert_eq!(
+        actions(
+            "DynamoDB_20120810.Query",
+            json!({"TableName": "state-1", "IndexName": "GSI1"})
+        ),
+        ["dynamodb:Query on StateTable/index/GSI1"]
+    );
+    assert_eq!(
+        actions(
+            "AmazonSQS.SendMessageBatch",
+            json!({"QueueUrl": "http://sqs/1/sync-1"})
+        ),
+        ["sqs:SendMessage on SyncQueue"]
+    );
+    assert_eq!(
+        actions("AmazonSSM.GetParameters", json!({"Names": ["/a", "/b"]})),
+        [
+            "ssm:GetParameters on parameter:/a",
+            "ssm:GetParameters on parameter:/b"
+        ]
+    );
+    assert_eq!(
+        actions("DynamoDB_20120810.GetItem", json!({"TableName": "other"})),
+        ["dynamodb:GetItem on unknown:other"]
+    );
+}
+
+/// The check fails on a call the template does not grant the function, and on a grant no
+/// call used.
+#[test]
+fn an_ungranted_call_and_an_unused_grant_are_both_caught() {
+    let call = |action: &str, resource: &str| Call {
+        action: action.into(),
+        resource: resource.into(),
+    };
+    let scheduled: BTreeSet<Call> = [
+        call("dynamodb:Query", "StateTable/index/GSI1"),
+        call("sqs:SendMessage", "SyncQueue"),
+    ]
+    .into();
+    assert_least_privilege(SCHEDULED_PULL, &scheduled);
+    let mut ungranted = scheduled.clone();
+    ungranted.insert(call("dynamodb:Query", "StateTable/index/GSI2"));
+    let caught = std::panic::catch_unwind(|| assert_least_privilege(SCHEDULED_PULL, &ungranted));
+    assert!(caught.is_err(), "an ungranted call passed");
+
+    let webhook: BTreeSet<Call> = [
+        call("dynamodb:GetItem", "StateTable"),
+        call("dynamodb:PutItem", "StateTable"),
+        call("dynamodb:UpdateItem", "StateTable"),
+        call("sqs:SendMessage", "SyncQueue"),
+        call(
+            "ssm:GetParameters",
+            &format!("parameter:{}", parameter_name("AOURLY_WEBHOOK_SECRET")),
+        ),
+    ]
+    .into();
+    assert_least_privilege(WEBHOOK, &webhook);
+    let mut unused = webhook.clone();
+    unused.remove(&call("dynamodb:UpdateItem", "StateTable"));
+    let caught = std::panic::catch_unwind(|| assert_least_privilege(WEBHOOK, &unused));
+    assert!(caught.is_err(), "an unused grant passed");
+}
