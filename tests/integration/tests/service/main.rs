@@ -19,6 +19,7 @@ mod entry_points;
 mod events;
 mod exactly_once;
 mod iam;
+mod iam_flows;
 mod lambda_events;
 mod local_runner;
 mod mapping;
