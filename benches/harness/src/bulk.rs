@@ -42,7 +42,7 @@ pub async fn run(s: &Settings) {
     // The service's pacer is told the same (scaled) limit, as VISMA_RATE_LIMIT would in AWS.
     let limit = format!("{}/{}", s.rate, s.window.as_secs());
     let deps =
-        integration_tests::deps_with_sandbox(&sb, &[("VISMA_RATE_LIMIT", limit.as_str())]).await;
+        crate::fixtures::deps_with_sandbox(&sb, &[("VISMA_RATE_LIMIT", limit.as_str())]).await;
     let companies: Vec<uuid::Uuid> = sb.companies().iter().map(|c| c.id).collect();
     let names: Vec<String> = (0..s.tenants)
         .map(|t| format!("bench-bulk-{t:03}"))
@@ -89,7 +89,7 @@ pub async fn run(s: &Settings) {
             async move {
                 let response = router
                     .clone()
-                    .oneshot(integration_tests::signed_webhook_request(event))
+                    .oneshot(integration_tests::payloads::signed_webhook_request(event))
                     .await
                     .expect("router answers");
                 if response.status() != 202 {

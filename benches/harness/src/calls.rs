@@ -20,7 +20,10 @@ struct Cost {
 async fn push(deps: &Deps, sb: &Sandbox, counter: &AwsCounter, event: &serde_json::Value) -> Cost {
     sb.clear_request_log();
     counter.reset();
-    let answer = integration_tests::post_webhook(deps, event).await;
+    let answer = crate::fixtures::test_app(deps)
+        .await
+        .post_webhook(event)
+        .await;
     assert_eq!(answer.status, 202, "{}", answer.text);
     let webhook = counter.snapshot();
     counter.reset();
@@ -88,7 +91,7 @@ fn sqs(cost: &Cost) -> u64 {
 pub async fn run() {
     section("1. Requests per pushed invoice (sandbox request log; SDK interceptor for AWS)");
     let sb = integration_tests::sandbox().await;
-    let plain = integration_tests::deps_with_sandbox(&sb, &[]).await;
+    let plain = crate::fixtures::deps_with_sandbox(&sb, &[]).await;
     let counter = AwsCounter::default();
     let deps = counting::counted(&plain, &counter).await;
     let t = "bench-calls";

@@ -212,7 +212,7 @@ pub async fn run(runs: usize) {
 
     // A table and queues in the emulator for the functions to use.
     let sb = integration_tests::sandbox().await;
-    let deps = integration_tests::deps_with_sandbox(&sb, &[]).await;
+    let deps = crate::fixtures::deps_with_sandbox(&sb, &[]).await;
     let endpoint = integration_tests::endpoint();
     let webhook_secret = "local-webhook-secret";
     let env: Vec<(String, String)> = [

@@ -28,7 +28,7 @@ pub fn invoice_event(event_id: &str, tenant: &str, invoice: Value) -> Value {
 }
 
 /// Connects `tenant` to `company` and runs the first pull (which proposes the mapping), as
-/// `tests/integration/tests/push.rs` does. Panics when the mapping is incomplete.
+/// the integration tests' `ready` does. Panics when the mapping is incomplete.
 pub async fn ready(deps: &Deps, sb: &Sandbox, tenant: &str, company: uuid::Uuid) -> TenantId {
     let tenant = TenantId::parse(tenant).expect("tenant id");
     integration_tests::connect_tenant(deps, sb, &tenant, company).await;
@@ -70,4 +70,16 @@ pub fn describe(counts: &std::collections::BTreeMap<String, u64>) -> String {
         .map(|(k, v)| format!("{k} ×{v}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The dependencies of a fresh service pointing at `sb` for Visma (table and queues created).
+pub async fn deps_with_sandbox(sb: &Sandbox, overrides: &[(&str, &str)]) -> Deps {
+    integration_tests::spawn_app_with_sandbox(sb, overrides)
+        .await
+        .deps
+}
+
+/// The integration tests' client over `deps` (which may be counted ones).
+pub async fn test_app(deps: &Deps) -> integration_tests::TestApp {
+    integration_tests::TestApp::new(deps.clone(), &integration_tests::aws().await)
 }

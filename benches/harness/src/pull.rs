@@ -16,7 +16,7 @@ pub async fn run() {
     })
     .await
     .expect("start the sandbox");
-    let plain = integration_tests::deps_with_sandbox(&sb, &[]).await;
+    let plain = crate::fixtures::deps_with_sandbox(&sb, &[]).await;
     let counter = AwsCounter::default();
     let deps = counting::counted(&plain, &counter).await;
     let tenant = domain::TenantId::parse("bench-pull").expect("tenant");

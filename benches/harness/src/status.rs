@@ -39,7 +39,7 @@ pub async fn run(items: usize) {
         "6. Status page reads: a tenant with {items} sync items ({FAILED} of them failed)"
     ));
     let sb = integration_tests::sandbox().await;
-    let plain = integration_tests::deps_with_sandbox(&sb, &[]).await;
+    let plain = crate::fixtures::deps_with_sandbox(&sb, &[]).await;
     let counter = AwsCounter::default();
     let deps = counting::counted(&plain, &counter).await;
     let tenant = ready(&deps, &sb, "acme", integration_tests::first_company(&sb)).await;
@@ -64,7 +64,7 @@ pub async fn run(items: usize) {
                 );
                 let response = router
                     .clone()
-                    .oneshot(integration_tests::signed_webhook_request(&event))
+                    .oneshot(integration_tests::payloads::signed_webhook_request(&event))
                     .await
                     .expect("router answers");
                 if response.status() != 202 {
@@ -123,12 +123,13 @@ pub async fn run(items: usize) {
     ));
 
     let owner = integration_tests::jwt("acme", "owner");
+    let client = crate::fixtures::test_app(&deps).await;
     let read = |path: &'static str| {
-        let (deps, owner, counter) = (&deps, &owner, &counter);
+        let (client, owner, counter) = (&client, &owner, &counter);
         async move {
             counter.reset();
             let started = Instant::now();
-            let answer = integration_tests::call(deps, "GET", path, Some(owner), None).await;
+            let answer = client.get(path).bearer(owner).send().await;
             let took = started.elapsed();
             assert_eq!(answer.status, 200, "{path}: {}", answer.text);
             (answer.body, counter.snapshot(), took)

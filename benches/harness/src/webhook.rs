@@ -16,7 +16,7 @@ const WARM_UP: usize = 20;
 
 async fn accept(router: &Router, event: &serde_json::Value) -> Duration {
     // Signing is the sender's work: the clock starts when the request is handed over.
-    let request = integration_tests::signed_webhook_request(event);
+    let request = integration_tests::payloads::signed_webhook_request(event);
     let started = Instant::now();
     let response = router
         .clone()
@@ -99,7 +99,7 @@ pub async fn run(n: usize) {
          interleaved with the same number of floor sequences"
     ));
     let sb = integration_tests::sandbox().await;
-    let deps = integration_tests::deps_with_sandbox(&sb, &[]).await;
+    let deps = crate::fixtures::deps_with_sandbox(&sb, &[]).await;
     let t = "bench-webhook";
     let tenant = domain::TenantId::parse(t).expect("tenant");
     integration_tests::connect_tenant(&deps, &sb, &tenant, integration_tests::first_company(&sb))

@@ -245,34 +245,19 @@ async fn ensure_articles<T: TokenSource + ?Sized>(
             Some(u) => u,
             None => {
                 let units = api.units().list_all(&ListQuery::new()).await?.items;
-                let hour = units.iter().find(|u| {
-                    [&u.code, &u.abbreviation]
-                        .iter()
-                        .any(|v| v.as_deref() == Some("h"))
-                });
-                let Some(chosen) = hour.or(units.first()).map(|u| u.id) else {
+                let Some(chosen) = crate::translate::article_unit(&units) else {
                     return Ok(());
                 };
                 unit = Some(chosen);
                 chosen
             }
         };
-        let article = visma::models::Article {
-            id: None,
+        let article = crate::translate::mapping_article(
             number,
-            name: format!("Aourly {} % moms", entry.vat_rate),
-            name_english: None,
+            format!("Aourly {} % moms", entry.vat_rate),
             coding_id,
             unit_id,
-            is_active: true,
-            net_price: None,
-            gross_price: None,
-            coding_name: None,
-            unit_name: None,
-            is_service_article: None,
-            created_utc: None,
-            changed_utc: None,
-        };
+        );
         entry.article_id = match api.articles().create(&article).await {
             Ok(created) => created.id.map(|id| id.to_string()),
             // Someone made it meanwhile (another pull of a tenant on the same company, or our

@@ -205,6 +205,42 @@ pub fn voucher_body(voucher: &Voucher, tag: &str) -> visma::models::Voucher {
     visma::models::Voucher::new(voucher.date(), text, rows)
 }
 
+/// The unit of the mapping's articles: hours (code or abbreviation `h`, Aourly's usual unit),
+/// else the company's first unit.
+pub fn article_unit(units: &[visma::models::Unit]) -> Option<visma::models::UnitId> {
+    let hour = units.iter().find(|u| {
+        [&u.code, &u.abbreviation]
+            .iter()
+            .any(|v| v.as_deref() == Some("h"))
+    });
+    hour.or(units.first()).map(|u| u.id)
+}
+
+/// The article the mapping creates for one VAT rate's entry: booked by `coding_id`.
+pub fn mapping_article(
+    number: String,
+    name: String,
+    coding_id: visma::models::ArticleCodingId,
+    unit_id: visma::models::UnitId,
+) -> visma::models::Article {
+    visma::models::Article {
+        id: None,
+        number,
+        name,
+        name_english: None,
+        coding_id,
+        unit_id,
+        is_active: true,
+        net_price: None,
+        gross_price: None,
+        coding_name: None,
+        unit_name: None,
+        is_service_article: None,
+        created_utc: None,
+        changed_utc: None,
+    }
+}
+
 /// The first `max_chars` characters (Visma's field limits count characters).
 pub fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
@@ -277,6 +313,25 @@ mod tests {
             body.invoice_country_code.as_deref(),
             Some(customer.address.country_code.as_str())
         );
+    }
+
+    #[test]
+    fn the_mapping_s_articles_are_counted_in_hours_when_the_company_has_them() {
+        let units: Vec<visma::models::Unit> = serde_json::from_value(serde_json::json!([
+            {"Id": "00000000-0000-0000-0000-0000000000a1", "Name": "Styck", "Code": "st", "Abbreviation": "st"},
+            {"Id": "00000000-0000-0000-0000-0000000000a2", "Name": "Timme", "Code": "tim", "Abbreviation": "h"}
+        ]))
+        .expect("Visma's shape");
+        assert_eq!(
+            article_unit(&units).unwrap().to_string(),
+            "00000000-0000-0000-0000-0000000000a2"
+        );
+        assert_eq!(
+            article_unit(&units[..1]).unwrap().to_string(),
+            "00000000-0000-0000-0000-0000000000a1",
+            "no hours: the first unit"
+        );
+        assert!(article_unit(&[]).is_none());
     }
 
     #[test]

@@ -22,13 +22,11 @@ mod tokens;
 pub use claim::{AccountingClaims, ClaimOutcome, CompanyClaims, VISMA_SYSTEM};
 pub use connection::{ConnectedCursor, Connections};
 pub use error::{Conditional, StoreError};
-pub use links::CustomerLinks;
-// TRANSITIONAL: the sync item's vocabulary moved to `domain::item`; removed once every caller imports it from there.
-pub use domain::{ItemError, ItemStatus};
 pub use items::{
     Claim, Cursor, EventMarker, Finish, Finished, InvalidCursor, ItemWrite, ListFilter,
     RecordError, SyncItem, SyncItems, EVENT_RETENTION, PAGE_SIZE,
 };
+pub use links::CustomerLinks;
 pub use oauth_state::{OAuthStates, PendingAuthorization};
 pub use pulled::{PullState, Pulled, VoucherPosition, CHART_PAGE_SIZE, CUSTOMER_INDEX_VERSION};
 pub use queue::{Queue, ReceivedMessage};

@@ -104,6 +104,8 @@ impl Definitions {
     pub fn parse(template: &str) -> Result<Self, StoreError> {
         #[derive(Deserialize)]
         struct Template {
+            #[serde(rename = "Parameters", default)]
+            parameters: BTreeMap<String, serde_yaml_ng::Value>,
             #[serde(rename = "Resources")]
             resources: BTreeMap<String, serde_yaml_ng::Value>,
         }
@@ -118,7 +120,8 @@ impl Definitions {
                 .ok_or_else(|| bad(format!("template.yaml has no {id} with Properties")))
         };
         let decode = |id: &str| {
-            let value = properties(id)?;
+            let mut value = properties(id)?;
+            resolve_parameter_refs(&mut value, &template.parameters);
             Ok::<_, StoreError>((id.to_owned(), value))
         };
         let (_, table) = decode(TABLE_RESOURCE)?;
@@ -288,6 +291,40 @@ pub async fn ensure_table(
     Ok(())
 }
 
+/// Replaces each `!Ref Parameter` in `value` with that parameter's `Default`, as a stack
+/// created without overrides has it (the sync queue's `maxReceiveCount`). Other intrinsic
+/// functions are left as they are.
+fn resolve_parameter_refs(
+    value: &mut serde_yaml_ng::Value,
+    parameters: &BTreeMap<String, serde_yaml_ng::Value>,
+) {
+    use serde_yaml_ng::Value;
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => {
+            let default = tagged
+                .value
+                .as_str()
+                .and_then(|name| parameters.get(name))
+                .and_then(|p| p.get("Default"))
+                .cloned();
+            if let Some(default) = default {
+                *value = default;
+            }
+        }
+        Value::Mapping(map) => {
+            for (_, v) in map.iter_mut() {
+                resolve_parameter_refs(v, parameters);
+            }
+        }
+        Value::Sequence(items) => {
+            for v in items {
+                resolve_parameter_refs(v, parameters);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Creates the dead-letter queue and the sync queue (with its redrive policy) as the template
 /// defines them, named after the last path segment of their configured URLs. Existing queues
 /// are left alone. Returns the URLs SQS reports.
@@ -356,6 +393,24 @@ async fn create_queue(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_redrive_policy_takes_its_count_from_the_parameter_default() {
+        let defs = Definitions::from_template().unwrap();
+        let redrive = defs.sync_queue.redrive_policy.expect("a redrive policy");
+        assert_eq!(redrive.max_receive_count, 5);
+        let raised = TEMPLATE.replacen(
+            "    Default: 5\n    MinValue: 1",
+            "    Default: 7\n    MinValue: 1",
+            1,
+        );
+        assert_ne!(
+            raised, TEMPLATE,
+            "the parameter's default is where this test expects it"
+        );
+        let defs = Definitions::parse(&raised).unwrap();
+        assert_eq!(defs.sync_queue.redrive_policy.unwrap().max_receive_count, 7);
+    }
 
     #[test]
     fn queue_names_come_from_urls() {

@@ -1,7 +1,22 @@
-//! Shared set-up for the integration tests: every test gets its own table and queues in the
-//! local AWS emulator (named with a fresh suffix), so tests run in parallel without resets.
+//! Shared set-up for the integration tests (zero2prod's `tests/api/helpers.rs` is the model).
+//!
+//! Every test spawns its own [`TestApp`]: a fresh table and queues in the local AWS emulator
+//! (named with a fresh suffix, so tests run in parallel without resets), the service's real
+//! dependencies built the way `main` builds them, and a small client for the whole service's
+//! router. Webhook payloads live in [`payloads`], queue and store helpers on [`TestApp`], and
+//! every internal of the service the tests touch is re-exported from [`internals`] (the one
+//! place to fix when one moves).
 
-use app::{Config, Deps, Secret};
+pub mod faults;
+pub mod internals;
+pub mod payloads;
+pub mod recording;
+pub mod template;
+mod test_app;
+
+pub use test_app::{push_job, Answer, Request, TestApp};
+
+use internals::{Config, Deps, Secret, TenantId};
 
 /// The emulator endpoint. `make test` starts moto and sets `AWS_ENDPOINT_URL`; without it these
 /// tests cannot run, and they say so instead of passing vacuously.
@@ -16,9 +31,16 @@ pub fn endpoint() -> String {
 
 /// SDK configuration pointing at the emulator, with dummy credentials.
 pub async fn aws() -> aws_config::SdkConfig {
+    aws_with_http_client(internals::aws_http_client()).await
+}
+
+/// [`aws`] with another HTTP client (the recording one of the IAM test).
+pub async fn aws_with_http_client(
+    http_client: aws_sdk_dynamodb::config::SharedHttpClient,
+) -> aws_config::SdkConfig {
     let endpoint = endpoint();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(store::aws_http_client())
+        .http_client(http_client)
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("eu-north-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
@@ -44,10 +66,13 @@ pub fn env_vars(overrides: &[(&str, &str)]) -> std::collections::HashMap<String,
     let table = unique("state");
     let queue = format!("{endpoint}/123456789012/{}", unique("sync"));
     let dlq = format!("{queue}-dlq");
+    let max_receives = template::max_receive_count().to_string();
     let mut vars: std::collections::HashMap<String, String> = [
         ("TABLE_NAME", table.as_str()),
         ("SYNC_QUEUE_URL", queue.as_str()),
         ("SYNC_DLQ_URL", dlq.as_str()),
+        // What template.yaml passes every function that reads it (SyncMaxReceiveCount).
+        ("SYNC_MAX_RECEIVE_COUNT", max_receives.as_str()),
         ("VISMA_IDENTITY_URL", "http://127.0.0.1:9/identity"),
         ("VISMA_API_URL", "http://127.0.0.1:9/api"),
         ("VISMA_CLIENT_ID", "aourly-local"),
@@ -75,17 +100,46 @@ pub fn config(overrides: &[(&str, &str)]) -> Config {
     Config::from_lookup(&Secret::ALL, |k| vars.get(k).cloned()).expect("test configuration")
 }
 
-/// Dependencies for a fresh configuration, with the table and queues created from the template.
-pub async fn deps(overrides: &[(&str, &str)]) -> Deps {
-    let config = config(overrides)
+/// A service with a fresh configuration, the table and queues created from the template.
+pub async fn spawn_app(overrides: &[(&str, &str)]) -> TestApp {
+    spawn_app_from(&env_vars(overrides)).await
+}
+
+/// A service for a given environment ([`env_vars`]), e.g. one that other [`TestApp`]s share.
+pub async fn spawn_app_from(vars: &std::collections::HashMap<String, String>) -> TestApp {
+    let config = Config::from_lookup(&Secret::ALL, |k| vars.get(k).cloned())
+        .expect("test configuration")
         .resolve_secrets(None)
         .await
         .expect("plain secrets");
-    let deps = Deps::with_config(config, &aws().await).expect("test dependencies");
-    local::ensure_resources(&deps)
+    let aws = aws().await;
+    let deps = Deps::with_config(config, &aws).expect("test dependencies");
+    internals::ensure_resources(&deps)
         .await
         .expect("create table and queues in the emulator");
-    deps
+    TestApp::new(deps, &aws)
+}
+
+/// The overrides that point a configuration at `sandbox` for Visma.
+pub fn sandbox_overrides(sandbox: &visma_sandbox::Sandbox) -> Vec<(&'static str, String)> {
+    let url = sandbox.url();
+    vec![
+        ("VISMA_IDENTITY_URL", url.clone()),
+        ("VISMA_API_URL", url),
+        ("VISMA_CLIENT_ID", "aourly-local".to_owned()),
+        ("VISMA_CLIENT_SECRET", "aourly-local-secret".to_owned()),
+    ]
+}
+
+/// A service pointing at `sandbox` for Visma and at the emulator for AWS.
+pub async fn spawn_app_with_sandbox(
+    sandbox: &visma_sandbox::Sandbox,
+    overrides: &[(&str, &str)],
+) -> TestApp {
+    let pointing = sandbox_overrides(sandbox);
+    let mut all: Vec<(&str, &str)> = pointing.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.extend_from_slice(overrides);
+    spawn_app(&all).await
 }
 
 /// A Visma sandbox for one test (its own port and state), auto-approving the consent page.
@@ -97,28 +151,12 @@ pub async fn sandbox() -> visma_sandbox::Sandbox {
     sandbox
 }
 
-/// Dependencies pointing at `sandbox` for Visma and at the emulator for AWS.
-pub async fn deps_with_sandbox(
-    sandbox: &visma_sandbox::Sandbox,
-    overrides: &[(&str, &str)],
-) -> Deps {
-    let url = sandbox.url();
-    let mut all: Vec<(&str, &str)> = vec![
-        ("VISMA_IDENTITY_URL", url.as_str()),
-        ("VISMA_API_URL", url.as_str()),
-        ("VISMA_CLIENT_ID", "aourly-local"),
-        ("VISMA_CLIENT_SECRET", "aourly-local-secret"),
-    ];
-    all.extend_from_slice(overrides);
-    deps(&all).await
-}
-
 /// Makes `tenant` connected to the sandbox company `company` without the browser: tokens
 /// straight from the sandbox, stored and recorded as the callback would.
 pub async fn connect_tenant(
     deps: &Deps,
     sandbox: &visma_sandbox::Sandbox,
-    tenant: &domain::TenantId,
+    tenant: &TenantId,
     company: uuid::Uuid,
 ) {
     let pair = sandbox.issue_tokens(
@@ -144,7 +182,7 @@ pub async fn connect_tenant(
     deps.connections
         .put_connected(
             tenant,
-            domain::connection::VismaCompany {
+            internals::VismaCompany {
                 name: info.name,
                 corporate_identity_number: Some(info.corporate_identity_number),
                 company_identifier: None,
@@ -161,16 +199,78 @@ pub fn first_company(sandbox: &visma_sandbox::Sandbox) -> uuid::Uuid {
     sandbox.companies()[0].id
 }
 
+/// A tenant id the test knows is valid.
+pub fn tenant(name: &str) -> TenantId {
+    TenantId::parse(name).expect("a valid tenant id")
+}
+
+/// A service with tenant `name` connected through `sandbox` (which must outlive the test).
+pub async fn connected(sandbox: &visma_sandbox::Sandbox, name: &str) -> (TestApp, TenantId) {
+    connected_with(sandbox, name, &[]).await
+}
+
+/// [`connected`] with configuration overrides.
+pub async fn connected_with(
+    sandbox: &visma_sandbox::Sandbox,
+    name: &str,
+    overrides: &[(&str, &str)],
+) -> (TestApp, TenantId) {
+    let app = spawn_app_with_sandbox(sandbox, overrides).await;
+    let tenant = tenant(name);
+    connect_tenant(&app, sandbox, &tenant, first_company(sandbox)).await;
+    (app, tenant)
+}
+
+/// A connected tenant "acme" with its first pull done (chart, codings, proposed mapping), and
+/// the sandbox's request log cleared.
+pub async fn ready(sb: &visma_sandbox::Sandbox) -> (TestApp, TenantId) {
+    ready_with(sb, &[]).await
+}
+
+/// [`ready`] with configuration overrides.
+pub async fn ready_with(
+    sb: &visma_sandbox::Sandbox,
+    overrides: &[(&str, &str)],
+) -> (TestApp, TenantId) {
+    let (app, tenant) = connected_with(sb, "acme", overrides).await;
+    internals::pull::run(&app, &tenant)
+        .await
+        .expect("first pull");
+    let mapping = internals::mapping::current(&app, &tenant)
+        .await
+        .unwrap()
+        .expect("a proposed mapping");
+    assert!(
+        mapping.complete,
+        "the sandbox company has codings for every rate"
+    );
+    sb.clear_request_log();
+    (app, tenant)
+}
+
+/// A tenant that is [`ready`] with outbound events on (to an endpoint that refuses them), and
+/// an empty queue: the first pull's events are not the tests' subject.
+pub async fn ready_with_events(sb: &visma_sandbox::Sandbox) -> (TestApp, TenantId) {
+    let (app, tenant) = ready_with(
+        sb,
+        &[
+            ("AOURLY_EVENTS_URL", "http://127.0.0.1:9/events"),
+            ("AOURLY_EVENTS_SECRET", "test-events-secret"),
+        ],
+    )
+    .await;
+    while let Some(m) = app.first_message().await {
+        app.queue.delete(&m.receipt_handle).await.unwrap();
+    }
+    (app, tenant)
+}
+
+/// The JWT secret of the test configuration.
+pub const JWT_SECRET: &str = "test-jwt-secret";
+
 /// A signed Aourly JWT (CONTRACT §2) for the test JWT secret.
 pub fn jwt(tenant: &str, role: &str) -> String {
-    jwt_with(
-        tenant,
-        role,
-        "aourly",
-        "aourly-visma",
-        3600,
-        "test-jwt-secret",
-    )
+    jwt_with(tenant, role, "aourly", "aourly-visma", 3600, JWT_SECRET)
 }
 
 pub fn jwt_with(
@@ -193,123 +293,13 @@ pub fn jwt_with(
     .expect("sign a JWT")
 }
 
-/// An answer of the in-process router, body parsed as JSON when it is JSON.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub headers: axum::http::HeaderMap,
-    pub body: serde_json::Value,
-    pub text: String,
+/// A sample event file of `events/` (the same files `cargo lambda invoke --data-file` takes).
+pub fn sample(name: &str) -> String {
+    let path = format!("{}/{name}", events_dir());
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// Sends one request through the whole service's router (the same one `make serve` serves).
-pub async fn call(
-    deps: &Deps,
-    method: &str,
-    path: &str,
-    bearer: Option<&str>,
-    body: Option<serde_json::Value>,
-) -> Answer {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-    let mut request = axum::http::Request::builder().method(method).uri(path);
-    if let Some(token) = bearer {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let body = match body {
-        Some(json) => {
-            request = request.header("content-type", "application/json");
-            axum::body::Body::from(json.to_string())
-        }
-        None => axum::body::Body::empty(),
-    };
-    let response = local::http_router(deps)
-        .oneshot(request.body(body).expect("request"))
-        .await
-        .expect("router answers");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-        text,
-    }
-}
-
-/// `POST /webhooks/aourly` with `event`, signed now with the test webhook secret.
-pub fn signed_webhook_request(event: &serde_json::Value) -> axum::http::Request<axum::body::Body> {
-    let body = serde_json::to_vec(event).expect("event JSON");
-    let signature = domain::sign(
-        b"test-webhook-secret",
-        chrono::Utc::now().timestamp(),
-        &body,
-    );
-    axum::http::Request::builder()
-        .method("POST")
-        .uri("/webhooks/aourly")
-        .header("content-type", "application/json")
-        .header("content-length", body.len())
-        .header(domain::SIGNATURE_HEADER, signature)
-        .body(axum::body::Body::from(body))
-        .expect("request")
-}
-
-/// Posts a webhook event signed with the test webhook secret through the service's router.
-pub async fn post_webhook(deps: &Deps, event: &serde_json::Value) -> Answer {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-    let response = local::http_router(deps)
-        .oneshot(signed_webhook_request(event))
-        .await
-        .expect("router answers");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-/// Runs the worker over the queue until it is empty, making returned messages visible again
-/// at once (as if their backoff had passed). Returns how many polls it took.
-pub async fn drain_queue(deps: &Deps, max_polls: usize) -> usize {
-    for poll in 1..=max_polls {
-        let report = local::poll_once(deps, 0).await.expect("poll the queue");
-        if report.received == 0 {
-            return poll;
-        }
-        for handle in &report.returned {
-            deps.queue
-                .change_visibility(handle, 0)
-                .await
-                .expect("make a returned message visible");
-        }
-    }
-    panic!("the queue was not empty after {max_polls} polls");
-}
-
-/// A DynamoDB client on the emulator, for tests that read or write the table directly.
-pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(&aws().await)
-}
-
-/// The test's table, for tests of the store's table primitives and for raw set-up.
-pub async fn table(deps: &Deps) -> store::Table {
-    store::Table::new(dynamodb().await, &deps.config.table_name)
+/// The repository's `events/` directory.
+pub fn events_dir() -> String {
+    format!("{}/../../events", env!("CARGO_MANIFEST_DIR"))
 }

@@ -3,6 +3,7 @@
 //! "Grant Access" on the Visma sandbox's consent page, and lands back on the return URL with
 //! `visma=connected`; then the status shows the Visma company.
 
+use integration_tests::internals;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -64,7 +65,7 @@ async fn the_owner_connects_in_a_real_browser() {
     .resolve_secrets(None)
     .await
     .unwrap();
-    let server = tokio::spawn(local::serve(config));
+    let server = tokio::spawn(internals::serve(config));
     let http = reqwest::Client::new();
     for _ in 0..100 {
         if http.get(format!("{service}/health")).send().await.is_ok() {

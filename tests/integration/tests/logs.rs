@@ -2,12 +2,13 @@
 //! it installs the global log subscriber, runs whole flows at debug level, and searches
 //! everything that was logged.
 
+use integration_tests::*;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use app::tokens::TenantTokens;
-use domain::TenantId;
-use integration_tests::{call, deps_with_sandbox, first_company, jwt, sandbox};
+use integration_tests::internals::tokens::TenantTokens;
+use integration_tests::internals::TenantId;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -35,25 +36,23 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 async fn no_token_or_secret_reaches_the_logs() {
     let captured = Captured::default();
     // Our crates at debug (Visma call outcomes included), dependencies at info.
-    app::telemetry::init_with_writer(
+    internals::telemetry::init_with_writer(
         captured.clone(),
         "info,app=debug,store=debug,visma=debug,api=debug,oauth_callback=debug,webhook=debug,sync_worker=debug,scheduled_pull=debug,local=debug",
     );
     let sb = sandbox().await;
-    let deps = deps_with_sandbox(&sb, &[]).await;
+    let app = spawn_app_with_sandbox(&sb, &[]).await;
     let tenant = TenantId::parse("acme").unwrap();
     let owner_jwt = jwt("acme", "owner");
 
     // Connect through the callback.
     sb.set_auto_approve(true, Some(first_company(&sb)));
-    let started = call(
-        &deps,
-        "POST",
-        "/tenants/acme/visma/connect",
-        Some(&owner_jwt),
-        Some(json!({"return_url": "http://localhost:5173/x"})),
-    )
-    .await;
+    let started = app
+        .post("/tenants/acme/visma/connect")
+        .bearer(&owner_jwt)
+        .json(json!({"return_url": "http://localhost:5173/x"}))
+        .send()
+        .await;
     let authorize_url = started.body["authorize_url"].as_str().unwrap().to_owned();
     let redirect = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -70,19 +69,15 @@ async fn no_token_or_secret_reaches_the_logs() {
         .unwrap()
         .1
         .into_owned();
-    let answer = call(
-        &deps,
-        "GET",
-        &format!("{}?{}", back.path(), back.query().unwrap()),
-        None,
-        None,
-    )
-    .await;
+    let answer = app
+        .get(format!("{}?{}", back.path(), back.query().unwrap()))
+        .send()
+        .await;
     assert_eq!(answer.status, 302);
-    let first = deps.vault.load(&tenant).await.unwrap().unwrap();
+    let first = app.vault.load(&tenant).await.unwrap().unwrap();
 
     // A refresh (the stored token is due), a call, a 401-driven refresh, status, the worker.
-    deps.vault
+    app.vault
         .store_new(
             &tenant,
             &first.access_token,
@@ -91,57 +86,47 @@ async fn no_token_or_secret_reaches_the_logs() {
         )
         .await
         .unwrap();
-    let tokens = TenantTokens::new(&deps, tenant.clone());
-    deps.visma
+    let tokens = TenantTokens::new(&app, tenant.clone());
+    app.visma
         .connect(&tokens)
         .company_settings()
         .get()
         .await
         .unwrap();
     sb.expire_access_tokens();
-    deps.visma
+    app.visma
         .connect(&tokens)
         .company_settings()
         .get()
         .await
         .unwrap();
-    let last = deps.vault.load(&tenant).await.unwrap().unwrap();
-    call(&deps, "GET", "/tenants/acme/visma", Some(&owner_jwt), None).await;
-    local::poll_once(&deps, 1).await.unwrap();
+    let last = app.vault.load(&tenant).await.unwrap().unwrap();
+    app.get("/tenants/acme/visma")
+        .bearer(&owner_jwt)
+        .send()
+        .await;
+    internals::poll_once(&app, 1).await.unwrap();
     // Failures log too: a bad JWT, a forged state, revoked tokens.
-    call(
-        &deps,
-        "GET",
-        "/tenants/acme/visma",
-        Some("Bearer.bad.jwt"),
-        None,
-    )
-    .await;
-    call(
-        &deps,
-        "GET",
-        "/oauth/visma/callback?code=x&state=forged",
-        None,
-        None,
-    )
-    .await;
+    app.get("/tenants/acme/visma")
+        .bearer("Bearer.bad.jwt")
+        .send()
+        .await;
+    app.get("/oauth/visma/callback?code=x&state=forged")
+        .send()
+        .await;
     sb.revoke_all_tokens();
-    let tokens = TenantTokens::new(&deps, tenant.clone());
-    assert!(deps
+    let tokens = TenantTokens::new(&app, tenant.clone());
+    assert!(app
         .visma
         .connect(&tokens)
         .company_settings()
         .get()
         .await
         .is_err());
-    call(
-        &deps,
-        "DELETE",
-        "/tenants/acme/visma",
-        Some(&owner_jwt),
-        None,
-    )
-    .await;
+    app.delete("/tenants/acme/visma")
+        .bearer(&owner_jwt)
+        .send()
+        .await;
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();

@@ -20,13 +20,16 @@
 //! binary; `make soak` builds it). Run with `make soak` (scripts/soak.sh). docs/hardening.md
 //! explains the bound and the results.
 
+use integration_tests::internals;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use domain::{compute_totals, InvoiceLine, Money, Percent, Quantity, TenantId, VatRate};
+use integration_tests::internals::ItemStatus;
+use integration_tests::internals::{
+    compute_totals, InvoiceLine, Money, Percent, Quantity, TenantId, VatRate,
+};
 use serde_json::{json, Value};
-use store::ItemStatus;
 use visma_sandbox::{Faults, Sandbox, SandboxConfig};
 
 const WEBHOOK_SECRET: &[u8] = b"test-webhook-secret";
@@ -108,11 +111,11 @@ struct Answers {
 
 async fn post(client: &reqwest::Client, base: &str, event: &Value, answers: &Mutex<Answers>) {
     let body = serde_json::to_vec(event).unwrap();
-    let signature = domain::sign(WEBHOOK_SECRET, chrono::Utc::now().timestamp(), &body);
+    let signature = internals::sign(WEBHOOK_SECRET, chrono::Utc::now().timestamp(), &body);
     let result = client
         .post(format!("{base}/webhooks/aourly"))
         .header("content-type", "application/json")
-        .header(domain::SIGNATURE_HEADER, signature)
+        .header(internals::SIGNATURE_HEADER, signature)
         .body(body)
         .send()
         .await;
@@ -188,11 +191,13 @@ async fn soak_steady_webhook_load_with_visma_faults() {
     ];
 
     // A connected tenant with its first pull done (chart, codings, mapping), before faults.
-    let deps = integration_tests::deps(&overrides).await;
+    let deps = integration_tests::spawn_app(&overrides).await;
     let tenant = TenantId::parse("acme").unwrap();
     let company = integration_tests::first_company(&sb);
     integration_tests::connect_tenant(&deps, &sb, &tenant, company).await;
-    app::pull::run(&deps, &tenant).await.expect("first pull");
+    internals::pull::run(&deps, &tenant)
+        .await
+        .expect("first pull");
 
     // `make serve`'s service in its own process (routes, worker, schedule), so its memory is
     // measured apart from the sandbox's, which keeps every booked invoice.
@@ -239,7 +244,7 @@ async fn soak_steady_webhook_load_with_visma_faults() {
         let deps = deps.clone();
         workers.push(tokio::spawn(async move {
             loop {
-                if local::poll_once(&deps, 5).await.is_err() {
+                if internals::poll_once(&deps, 5).await.is_err() {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
@@ -331,10 +336,10 @@ async fn soak_steady_webhook_load_with_visma_faults() {
             .all_with_status(&tenant, &ItemStatus::ALL)
             .await
             .expect("read the sync items");
-        by_status = BTreeMap::<&'static str, Vec<store::SyncItem>>::new();
+        by_status = BTreeMap::<&'static str, Vec<internals::SyncItem>>::new();
         for item in all
             .into_iter()
-            .filter(|i| i.kind == domain::RecordKind::Invoice)
+            .filter(|i| i.kind == internals::RecordKind::Invoice)
         {
             by_status
                 .entry(item.status.as_str())

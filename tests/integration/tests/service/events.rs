@@ -1,14 +1,16 @@
 //! Outbound events (CONTRACT §7): queued durably, signed like Aourly's webhooks, and retried
 //! through the queue until Aourly answers 2xx.
 
+use integration_tests::*;
+
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use domain::outbound::OutboundType;
-use domain::TenantId;
+use integration_tests::internals::OutboundType;
+use integration_tests::internals::TenantId;
 
 #[derive(Clone, Default)]
 struct Inbox {
@@ -25,9 +27,9 @@ async fn receive(
 ) -> StatusCode {
     *inbox.attempts.lock().unwrap() += 1;
     let signature = headers
-        .get(domain::SIGNATURE_HEADER)
+        .get(internals::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
-    if domain::verify(
+    if internals::verify(
         b"test-events-secret",
         signature,
         &body,
@@ -57,19 +59,19 @@ async fn events_are_signed_and_retried_until_accepted() {
     *inbox.refuse_first.lock().unwrap() = 2;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/aourly/events", listener.local_addr().unwrap());
-    let app = Router::new()
+    let inbox_app = Router::new()
         .route("/aourly/events", post(receive))
         .with_state(inbox.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move { axum::serve(listener, inbox_app).await });
 
-    let deps = integration_tests::deps(&[
+    let app = spawn_app(&[
         ("AOURLY_EVENTS_URL", &url),
         ("AOURLY_EVENTS_SECRET", "test-events-secret"),
     ])
     .await;
     let tenant = TenantId::parse("acme").unwrap();
-    app::events::emit(
-        &deps,
+    internals::events::emit(
+        &app,
         &tenant,
         OutboundType::AccountsUpdated,
         serde_json::json!({"fiscal_year_id": "fy"}),
@@ -86,9 +88,9 @@ async fn events_are_signed_and_retried_until_accepted() {
     while inbox.accepted.lock().unwrap().is_empty() {
         polls += 1;
         assert!(polls <= 20, "the event was never delivered");
-        let messages = deps.queue.receive(10, 1).await.unwrap();
+        let messages = app.queue.receive(10, 1).await.unwrap();
         for message in &messages {
-            deps.queue
+            app.queue
                 .change_visibility(&message.receipt_handle, 0)
                 .await
                 .unwrap();
@@ -101,7 +103,7 @@ async fn events_are_signed_and_retried_until_accepted() {
             messages[0].receive_count, 1,
             "a fresh copy, not the same message again"
         );
-        let report = local::poll_once(&deps, 0).await.unwrap();
+        let report = internals::poll_once(&app, 0).await.unwrap();
         assert_eq!((report.received, report.done), (1, 1), "{report:?}");
         deliveries += 1;
     }
@@ -113,20 +115,20 @@ async fn events_are_signed_and_retried_until_accepted() {
     assert_eq!(accepted[0]["data"]["fiscal_year_id"], "fy");
     assert!(accepted[0]["id"].as_str().unwrap().starts_with("evt_"));
     // Nothing left behind.
-    assert!(local::poll_once(&deps, 0).await.unwrap().received == 0);
+    assert!(internals::poll_once(&app, 0).await.unwrap().received == 0);
 }
 
 #[tokio::test]
 async fn without_an_events_url_nothing_is_queued() {
-    let deps = integration_tests::deps(&[]).await;
+    let app = spawn_app(&[]).await;
     let tenant = TenantId::parse("acme").unwrap();
-    app::events::emit(
-        &deps,
+    internals::events::emit(
+        &app,
         &tenant,
         OutboundType::ItemFailed,
         serde_json::json!({}),
     )
     .await
     .unwrap();
-    assert!(deps.queue.receive(10, 0).await.unwrap().is_empty());
+    assert!(app.queue.receive(10, 0).await.unwrap().is_empty());
 }

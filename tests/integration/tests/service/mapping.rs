@@ -1,42 +1,32 @@
 //! The account mapping (issue 6): proposed after the first pull with one Visma article per
 //! rate, validated entry by entry on PUT, stored confirmed, and reflected in the status.
 
-use domain::{TenantId, VatRate};
-use integration_tests::{call, connect_tenant, deps_with_sandbox, first_company, jwt, sandbox};
+use integration_tests::*;
+
+use integration_tests::internals::{TenantId, VatRate};
 use serde_json::{json, Value};
 
-async fn mapping(deps: &app::Deps) -> integration_tests::Answer {
-    call(
-        deps,
-        "GET",
-        "/tenants/acme/visma/account-mapping",
-        Some(&jwt("acme", "owner")),
-        None,
-    )
-    .await
+async fn mapping(app: &TestApp) -> Answer {
+    app.get("/tenants/acme/visma/account-mapping")
+        .as_owner("acme")
+        .send()
+        .await
 }
 
-async fn put(deps: &app::Deps, body: Value) -> integration_tests::Answer {
-    call(
-        deps,
-        "PUT",
-        "/tenants/acme/visma/account-mapping",
-        Some(&jwt("acme", "owner")),
-        Some(body),
-    )
-    .await
+async fn put(app: &TestApp, body: Value) -> Answer {
+    app.put("/tenants/acme/visma/account-mapping")
+        .as_owner("acme")
+        .json(body)
+        .send()
+        .await
 }
 
-async fn status(deps: &app::Deps) -> Value {
-    call(
-        deps,
-        "GET",
-        "/tenants/acme/visma",
-        Some(&jwt("acme", "owner")),
-        None,
-    )
-    .await
-    .body
+async fn status(app: &TestApp) -> Value {
+    app.get("/tenants/acme/visma")
+        .as_owner("acme")
+        .send()
+        .await
+        .body
 }
 
 /// The sandbox company's codings: name → id.
@@ -77,20 +67,20 @@ fn coding_for(codings: &[(String, String)], rate: &str) -> String {
 #[tokio::test]
 async fn a_fresh_tenant_gets_a_proposed_mapping_with_one_article_per_rate() {
     let sandbox = sandbox().await;
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let app = spawn_app_with_sandbox(&sandbox, &[]).await;
     let t = TenantId::parse("acme").unwrap();
-    connect_tenant(&deps, &sandbox, &t, first_company(&sandbox)).await;
+    connect_tenant(&app, &sandbox, &t, first_company(&sandbox)).await;
     // Before the first pull: nothing to propose from.
-    let before = mapping(&deps).await;
+    let before = mapping(&app).await;
     assert_eq!(before.status, 200);
     assert_eq!(before.body["confirmed"], false);
     assert_eq!(before.body["complete"], false);
     assert_eq!(before.body["sales"], json!([]));
-    assert_eq!(status(&deps).await["mapping_complete"], false);
+    assert_eq!(status(&app).await["mapping_complete"], false);
 
-    app::pull::run(&deps, &t).await.unwrap();
+    internals::pull::run(&app, &t).await.unwrap();
     let codings = codings(&sandbox).await;
-    let proposal = mapping(&deps).await.body;
+    let proposal = mapping(&app).await.body;
     let sales = proposal["sales"].as_array().unwrap();
     let summary: Vec<Value> = sales
         .iter()
@@ -126,16 +116,19 @@ async fn a_fresh_tenant_gets_a_proposed_mapping_with_one_article_per_rate() {
         assert!(e["article_id"].as_str().is_some_and(|id| !id.is_empty()));
     }
 
-    let s = status(&deps).await;
+    let s = status(&app).await;
     assert_eq!(s["mapping_complete"], true);
     assert_eq!(s["warnings"], json!(["mapping_unconfirmed"]));
 
     // A second tenant on the same Visma company reuses the articles instead of duplicating.
     let other = TenantId::parse("acme-2").unwrap();
-    connect_tenant(&deps, &sandbox, &other, first_company(&sandbox)).await;
-    app::pull::run(&deps, &other).await.unwrap();
+    connect_tenant(&app, &sandbox, &other, first_company(&sandbox)).await;
+    internals::pull::run(&app, &other).await.unwrap();
     assert_eq!(sandbox.count("POST", "/v2/articles"), 4);
-    let reused = app::mapping::current(&deps, &other).await.unwrap().unwrap();
+    let reused = internals::mapping::current(&app, &other)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         reused
             .entry_for_rate(VatRate::Twelve)
@@ -149,15 +142,15 @@ async fn a_fresh_tenant_gets_a_proposed_mapping_with_one_article_per_rate() {
 #[tokio::test]
 async fn a_put_with_bad_entries_is_rejected_entry_by_entry_and_stores_nothing() {
     let sandbox = sandbox().await;
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let app = spawn_app_with_sandbox(&sandbox, &[]).await;
     let t = TenantId::parse("acme").unwrap();
-    connect_tenant(&deps, &sandbox, &t, first_company(&sandbox)).await;
-    app::pull::run(&deps, &t).await.unwrap();
+    connect_tenant(&app, &sandbox, &t, first_company(&sandbox)).await;
+    internals::pull::run(&app, &t).await.unwrap();
     let codings = codings(&sandbox).await;
-    let before = mapping(&deps).await.body;
+    let before = mapping(&app).await.body;
 
     let answer = put(
-        &deps,
+        &app,
         json!({
             "sales": [
                 {"vat_rate": "25", "article_coding_id": coding_for(&codings, "25"), "revenue_account": "3001", "vat_account": "2611"},
@@ -194,7 +187,7 @@ async fn a_put_with_bad_entries_is_rejected_entry_by_entry_and_stores_nothing() 
         .unwrap()
         .contains("25 %"));
     // Nothing stored: still the unconfirmed proposal.
-    assert_eq!(mapping(&deps).await.body, before);
+    assert_eq!(mapping(&app).await.body, before);
 
     // A value of the wrong type is a bad entry too, named by its path.
     for (body, field, message) in [
@@ -210,7 +203,7 @@ async fn a_put_with_bad_entries_is_rejected_entry_by_entry_and_stores_nothing() 
             "must be a string",
         ),
     ] {
-        let answer = put(&deps, body.clone()).await;
+        let answer = put(&app, body.clone()).await;
         assert_eq!(answer.status, 422, "{body}: {}", answer.text);
         assert_eq!(answer.body["code"], "invalid_mapping");
         assert_eq!(
@@ -219,17 +212,17 @@ async fn a_put_with_bad_entries_is_rejected_entry_by_entry_and_stores_nothing() 
             "{body}"
         );
     }
-    assert_eq!(mapping(&deps).await.body, before);
+    assert_eq!(mapping(&app).await.body, before);
 }
 
 #[tokio::test]
 async fn a_good_put_is_stored_confirmed_and_used_for_pushes() {
     let sandbox = sandbox().await;
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let app = spawn_app_with_sandbox(&sandbox, &[]).await;
     let t = TenantId::parse("acme").unwrap();
-    connect_tenant(&deps, &sandbox, &t, first_company(&sandbox)).await;
-    app::pull::run(&deps, &t).await.unwrap();
-    let proposal = mapping(&deps).await.body;
+    connect_tenant(&app, &sandbox, &t, first_company(&sandbox)).await;
+    internals::pull::run(&app, &t).await.unwrap();
+    let proposal = mapping(&app).await.body;
     let articles_before = sandbox.count("POST", "/v2/articles");
 
     // The owner keeps 25 % and 0 % and leaves the rounding account out for now.
@@ -239,7 +232,7 @@ async fn a_good_put_is_stored_confirmed_and_used_for_pushes() {
         "accounts": {"bank": "1930", "receivables": "1510", "rounding": null},
         "confirmed": false
     });
-    let answer = put(&deps, body).await;
+    let answer = put(&app, body).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.body["confirmed"], true);
     assert_eq!(answer.body["complete"], false);
@@ -248,26 +241,29 @@ async fn a_good_put_is_stored_confirmed_and_used_for_pushes() {
         answer.body["sales"][0]["article_id"],
         sales[0]["article_id"]
     );
-    assert_eq!(mapping(&deps).await.body, answer.body);
+    assert_eq!(mapping(&app).await.body, answer.body);
     // The articles were kept: no new ones.
     assert_eq!(sandbox.count("POST", "/v2/articles"), articles_before);
-    let current = app::mapping::current(&deps, &t).await.unwrap().unwrap();
+    let current = internals::mapping::current(&app, &t)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(current.entry_for_rate(VatRate::TwentyFive).is_some());
     assert!(current.entry_for_rate(VatRate::Twelve).is_none());
-    let s = status(&deps).await;
+    let s = status(&app).await;
     assert_eq!(s["mapping_complete"], false);
     assert_eq!(s["warnings"], json!(["mapping_incomplete"]));
 
     // The whole proposal, saved: complete and confirmed, no mapping warnings.
-    let answer = put(&deps, proposal.clone()).await;
+    let answer = put(&app, proposal.clone()).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.body["confirmed"], true);
     assert_eq!(answer.body["complete"], true);
     assert_eq!(answer.body["sales"], proposal["sales"]);
-    let s = status(&deps).await;
+    let s = status(&app).await;
     assert_eq!(s["mapping_complete"], true);
     assert_eq!(s["warnings"], json!([]));
     // A later pull keeps the owner's mapping.
-    app::pull::run(&deps, &t).await.unwrap();
-    assert_eq!(mapping(&deps).await.body["confirmed"], true);
+    internals::pull::run(&app, &t).await.unwrap();
+    assert_eq!(mapping(&app).await.body["confirmed"], true);
 }

@@ -1,9 +1,9 @@
 //! `make serve`'s pieces with the real handlers: /health over TCP, the worker loop honouring
 //! partial batch failures and the redrive policy, and the schedule tick.
 
-use domain::{SyncJob, TenantId};
-use serde::Serialize;
-use store::keys;
+use integration_tests::*;
+
+use integration_tests::internals::{SyncJob, TenantId};
 
 #[tokio::test]
 async fn serve_answers_health_over_tcp() {
@@ -14,11 +14,11 @@ async fn serve_answers_health_over_tcp() {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let config = integration_tests::config(&[("LOCAL_HTTP_ADDR", &addr)])
+    let config = config(&[("LOCAL_HTTP_ADDR", &addr)])
         .resolve_secrets(None)
         .await
         .unwrap();
-    let server = tokio::spawn(local::serve(config));
+    let server = tokio::spawn(internals::serve(config));
     let client = reqwest::Client::new();
     let mut last = None;
     for _ in 0..100 {
@@ -43,7 +43,7 @@ async fn serve_answers_health_over_tcp() {
 async fn errors_answer_problem_json() {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
-    let deps = integration_tests::deps(&[]).await;
+    let app = spawn_app(&[]).await;
     let over_limit = vec![b' '; 3 * 1024 * 1024];
     for (method, path, body, status, code) in [
         ("GET", "/nope", vec![], 404, "unknown_route"),
@@ -85,7 +85,7 @@ async fn errors_answer_problem_json() {
             .uri(path)
             .body(axum::body::Body::from(body))
             .unwrap();
-        let response = local::http_router(&deps).oneshot(request).await.unwrap();
+        let response = internals::http_router(&app).oneshot(request).await.unwrap();
         assert_eq!(response.status().as_u16(), status, "{method} {path}");
         assert_eq!(
             response.headers()["content-type"],
@@ -101,15 +101,15 @@ async fn errors_answer_problem_json() {
 
 #[tokio::test]
 async fn the_worker_loop_returns_failed_messages_until_the_queue_dead_letters_them() {
-    let deps = integration_tests::deps(&[]).await;
+    let app = spawn_app(&[]).await;
     // A body no worker can decode: the handler reports it failed every time.
-    deps.queue
-        .send_raw_to(deps.queue.url(), "{\"not\": \"a job\"}".into())
+    app.queue
+        .send_raw_to(app.queue.url(), "{\"not\": \"a job\"}".into())
         .await
         .unwrap();
     let mut polls = 0;
     loop {
-        let report = local::poll_once(&deps, 1).await.unwrap();
+        let report = internals::poll_once(&app, 1).await.unwrap();
         if report.received == 0 {
             break;
         }
@@ -117,18 +117,13 @@ async fn the_worker_loop_returns_failed_messages_until_the_queue_dead_letters_th
         assert_eq!((report.done, report.returned.len()), (0, 1));
         // Skip the 360 s visibility timeout: what SQS does when it runs out.
         for handle in &report.returned {
-            deps.queue.change_visibility(handle, 0).await.unwrap();
+            app.queue.change_visibility(handle, 0).await.unwrap();
         }
         assert!(polls < 20, "the message never left the queue");
     }
-    let max_receives = store::resources::Definitions::from_template()
-        .unwrap()
-        .sync_queue
-        .redrive_policy
-        .unwrap()
-        .max_receive_count;
+    let max_receives = template::max_receive_count();
     assert_eq!(polls, max_receives);
-    let dead = deps.queue.receive_dead_letters(10, 1).await.unwrap();
+    let dead = app.queue.receive_dead_letters(10, 1).await.unwrap();
     assert_eq!(
         dead.len(),
         1,
@@ -137,45 +132,23 @@ async fn the_worker_loop_returns_failed_messages_until_the_queue_dead_letters_th
     assert_eq!(dead[0].body, "{\"not\": \"a job\"}");
 }
 
-#[derive(Serialize)]
-struct ConnectedMarker {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(rename = "GSI1PK")]
-    gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    gsi1sk: String,
-}
-
 #[tokio::test]
 async fn a_schedule_tick_queues_one_pull_per_connected_tenant() {
-    let deps = integration_tests::deps(&[]).await;
+    let app = spawn_app(&[]).await;
     let tenants: Vec<TenantId> = (0..12)
         .map(|i| TenantId::parse(&format!("t{i:02}")).unwrap())
         .collect();
     for t in &tenants {
-        integration_tests::table(&deps)
-            .await
-            .put(&ConnectedMarker {
-                pk: keys::tenant_pk(t),
-                sk: keys::connection_sk().into(),
-                gsi1pk: keys::CONNECTED_PARTITION.into(),
-                gsi1sk: keys::connected_sk(t),
-            })
-            .await
-            .unwrap();
+        app.mark_connected(t).await;
     }
-    let report =
-        scheduled_pull::handle_tick(&deps, scheduled_pull::schedule_event(chrono::Utc::now()))
-            .await
-            .unwrap();
+    let report = internals::functions::handle_tick(&app, internals::functions::schedule_event())
+        .await
+        .unwrap();
     assert_eq!(report.tenants_queued, tenants.len());
 
     let mut queued = Vec::new();
     for _ in 0..10 {
-        let got = deps.queue.receive(10, 1).await.unwrap();
+        let got = app.queue.receive(10, 1).await.unwrap();
         if got.is_empty() {
             break;
         }
@@ -184,7 +157,7 @@ async fn a_schedule_tick_queues_one_pull_per_connected_tenant() {
                 SyncJob::Pull { tenant } => queued.push(tenant),
                 other => panic!("unexpected job {other:?}"),
             }
-            deps.queue.delete(&m.receipt_handle).await.unwrap();
+            app.queue.delete(&m.receipt_handle).await.unwrap();
         }
     }
     queued.sort();

@@ -5,17 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate, Utc};
-use domain::TenantId;
-use integration_tests::{call, connect_tenant, deps_with_sandbox, first_company, jwt, sandbox};
+use integration_tests::internals::{self, TenantId};
+use integration_tests::*;
 use serde_json::{json, Value};
 use visma_sandbox::{Sandbox, SandboxConfig, Seed};
 
-fn tenant(name: &str) -> TenantId {
-    TenantId::parse(name).unwrap()
-}
-
 /// Requests per (method, route template) in the sandbox log.
-fn requests(sandbox: &Sandbox) -> BTreeMap<String, usize> {
+pub(crate) fn requests(sandbox: &Sandbox) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for r in sandbox.request_log() {
         *counts
@@ -25,26 +21,22 @@ fn requests(sandbox: &Sandbox) -> BTreeMap<String, usize> {
     counts
 }
 
-fn total(counts: &BTreeMap<String, usize>) -> usize {
+pub(crate) fn total(counts: &BTreeMap<String, usize>) -> usize {
     counts.values().sum()
 }
 
-async fn get(deps: &app::Deps, t: &str, path: &str) -> integration_tests::Answer {
-    call(
-        deps,
-        "GET",
-        &format!("/tenants/{t}/visma{path}"),
-        Some(&jwt(t, "owner")),
-        None,
-    )
-    .await
+pub(crate) async fn get(app: &TestApp, t: &str, path: &str) -> Answer {
+    app.get(format!("/tenants/{t}/visma{path}"))
+        .as_owner(t)
+        .send()
+        .await
 }
 
-fn today() -> NaiveDate {
+pub(crate) fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
 
-fn manual_voucher(text: &str, amount: u32) -> Value {
+pub(crate) fn manual_voucher(text: &str, amount: u32) -> Value {
     json!({
         "VoucherDate": today().to_string(),
         "VoucherText": text,
@@ -56,18 +48,18 @@ fn manual_voucher(text: &str, amount: u32) -> Value {
 }
 
 /// Tenant "acme" connected to the sandbox's first company, with its first pull done.
-async fn connected_and_pulled(sandbox: &Sandbox) -> (app::Deps, TenantId, uuid::Uuid) {
-    let deps = deps_with_sandbox(sandbox, &[]).await;
+pub(crate) async fn connected_and_pulled(sandbox: &Sandbox) -> (TestApp, TenantId, uuid::Uuid) {
+    let app = spawn_app_with_sandbox(sandbox, &[]).await;
     let t = tenant("acme");
     let company = first_company(sandbox);
-    connect_tenant(&deps, sandbox, &t, company).await;
-    app::pull::run(&deps, &t).await.unwrap();
-    (deps, t, company)
+    connect_tenant(&app, sandbox, &t, company).await;
+    internals::pull::run(&app, &t).await.unwrap();
+    (app, t, company)
 }
 
 /// The current calendar year's fiscal year id, from the pulled data.
-async fn current_year_id(deps: &app::Deps, t: &str) -> String {
-    let years = get(deps, t, "/fiscal-years").await.body;
+pub(crate) async fn current_year_id(app: &TestApp, t: &str) -> String {
+    let years = get(app, t, "/fiscal-years").await.body;
     years["fiscal_years"]
         .as_array()
         .unwrap()
@@ -89,12 +81,12 @@ async fn a_large_chart_arrives_complete_and_an_unchanged_pull_costs_one_request_
     })
     .await
     .unwrap();
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let app = spawn_app_with_sandbox(&sandbox, &[]).await;
     let t = tenant("large-co");
-    connect_tenant(&deps, &sandbox, &t, first_company(&sandbox)).await;
+    connect_tenant(&app, &sandbox, &t, first_company(&sandbox)).await;
 
     sandbox.clear_request_log();
-    let report = app::pull::run(&deps, &t).await.unwrap();
+    let report = internals::pull::run(&app, &t).await.unwrap();
     let first = requests(&sandbox);
     eprintln!(
         "first pull of a 2,000-extra-account company: {} requests: {first:#?}",
@@ -109,7 +101,7 @@ async fn a_large_chart_arrives_complete_and_an_unchanged_pull_costs_one_request_
     assert!(report.changes.fiscal_years);
 
     let expected = 2000 + visma_sandbox::seed::BAS_ACCOUNTS.len();
-    let answer = get(&deps, "large-co", "/accounts").await;
+    let answer = get(&app, "large-co", "/accounts").await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     let accounts = answer.body["accounts"].as_array().unwrap();
     assert_eq!(accounts.len(), expected, "every page arrived");
@@ -124,12 +116,15 @@ async fn a_large_chart_arrives_complete_and_an_unchanged_pull_costs_one_request_
         json!({"number": "1000", "name": "Konto 1000", "vat_code": null, "active": true})
     );
     // Stored in several items, each far below DynamoDB's 400 KB limit.
-    let items: Vec<Value> = integration_tests::table(&deps)
-        .await
+    let items: Vec<Value> = app
+        .table
         .query_prefix(&format!("TENANT#{t}"), "ACCOUNTS#")
         .await
         .unwrap();
-    assert_eq!(items.len(), 2 * expected.div_ceil(store::CHART_PAGE_SIZE));
+    assert_eq!(
+        items.len(),
+        2 * expected.div_ceil(internals::CHART_PAGE_SIZE)
+    );
     for item in &items {
         assert!(item.to_string().len() < 100_000);
     }
@@ -138,7 +133,7 @@ async fn a_large_chart_arrives_complete_and_an_unchanged_pull_costs_one_request_
     // one open fiscal year), and nothing announced. Seven types since the pull also keeps the
     // terms of payment and the customer index for the push (issue 8): five before.
     sandbox.clear_request_log();
-    let report = app::pull::run(&deps, &t).await.unwrap();
+    let report = internals::pull::run(&app, &t).await.unwrap();
     let second = requests(&sandbox);
     eprintln!("unchanged pull: {} requests: {second:#?}", total(&second));
     for (route, n) in &second {
@@ -156,22 +151,22 @@ async fn a_large_chart_arrives_complete_and_an_unchanged_pull_costs_one_request_
             "GET /v2/vouchers",
         ]
     );
-    assert_eq!(report.changes, domain::pull::PullChanges::default());
-    assert!(app::pull::events_to_send(&report).is_empty());
+    assert_eq!(report.changes, internals::PullChanges::default());
+    assert!(internals::pull::events_to_send(&report).is_empty());
 
-    let status = get(&deps, "large-co", "").await.body;
+    let status = get(&app, "large-co", "").await.body;
     assert_eq!(status["last_sync_result"], "ok");
     assert!(status["last_sync_at"].is_string());
 }
 
 #[tokio::test]
 async fn the_pull_keeps_the_sales_terms_and_an_index_of_visma_customers() {
-    use domain::pull::CustomerKey;
+    use internals::CustomerKey;
     let sandbox = sandbox().await;
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let app = spawn_app_with_sandbox(&sandbox, &[]).await;
     let t = tenant("acme");
     let company = first_company(&sandbox);
-    connect_tenant(&deps, &sandbox, &t, company).await;
+    connect_tenant(&app, &sandbox, &t, company).await;
     let customer = |name: &str, number: &str, org: Option<&str>| {
         let mut c = json!({"Name": name, "CustomerNumber": number, "IsPrivatePerson": false,
                            "IsActive": true, "InvoiceCity": "Stockholm", "InvoicePostalCode": "11122"});
@@ -182,14 +177,14 @@ async fn the_pull_keeps_the_sales_terms_and_an_index_of_visma_customers() {
     };
     let first = sandbox.add_customer(company, customer("Bygg AB", "100", Some("556677-8899")));
     let no_org = sandbox.add_customer(company, customer("Anna", "101", None));
-    let pulled = deps.pulled.clone();
+    let pulled = app.pulled.clone();
     assert_eq!(
         pulled.pull_state(&t).await.unwrap().customers_watermark,
         None,
         "no index before the first pull"
     );
 
-    app::pull::run(&deps, &t).await.unwrap();
+    internals::pull::run(&app, &t).await.unwrap();
     let state = pulled.pull_state(&t).await.unwrap();
     // The sandbox's normal (type 0) terms, with their days.
     assert!(!state.sales_terms.is_empty());
@@ -215,8 +210,8 @@ async fn the_pull_keeps_the_sales_terms_and_an_index_of_visma_customers() {
         no_org["Id"].as_str()
     );
     assert_eq!(indexed(CustomerKey::Number, "102").await, None);
-    let items: Vec<Value> = integration_tests::table(&deps)
-        .await
+    let items: Vec<Value> = app
+        .table
         .query_prefix(&format!("TENANT#{t}"), "VISMA_CUSTOMER#")
         .await
         .unwrap();
@@ -227,7 +222,7 @@ async fn the_pull_keeps_the_sales_terms_and_an_index_of_visma_customers() {
             .indexed_customer_keys(&t, first["Id"].as_str().unwrap())
             .await
             .unwrap(),
-        Some(domain::pull::IndexedCustomer {
+        Some(internals::IndexedCustomer {
             visma_id: first["Id"].as_str().unwrap().to_owned(),
             number: Some("100".into()),
             org_number: Some("556677-8899".into()),
@@ -237,10 +232,10 @@ async fn the_pull_keeps_the_sales_terms_and_an_index_of_visma_customers() {
     // A customer added later arrives with the next pull, which asks only for changed ones.
     let later = sandbox.add_customer(company, customer("Ny AB", "102", Some("551234-5678")));
     sandbox.clear_request_log();
-    let report = app::pull::run(&deps, &t).await.unwrap();
+    let report = internals::pull::run(&app, &t).await.unwrap();
     assert_eq!(
         report.changes,
-        domain::pull::PullChanges::default(),
+        internals::PullChanges::default(),
         "customers are not announced"
     );
     let read = sandbox
@@ -278,7 +273,7 @@ async fn the_pull_keeps_the_sales_terms_and_an_index_of_visma_customers() {
         json!({"CorporateIdentityNumber": "556677-0000"}),
     );
     sandbox.update_customer(company, id(&no_org), json!({"CustomerNumber": "201"}));
-    app::pull::run(&deps, &t).await.unwrap();
+    internals::pull::run(&app, &t).await.unwrap();
     assert_eq!(indexed(CustomerKey::OrgNumber, "556677-8899").await, None);
     assert_eq!(
         indexed(CustomerKey::OrgNumber, "556677-0000")
@@ -300,27 +295,26 @@ async fn the_pull_keeps_the_sales_terms_and_an_index_of_visma_customers() {
 
 #[tokio::test]
 async fn a_customer_index_in_an_older_layout_is_rebuilt_by_the_next_pull() {
-    use domain::pull::CustomerKey;
+    use internals::CustomerKey;
     let sandbox = sandbox().await;
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let app = spawn_app_with_sandbox(&sandbox, &[]).await;
     let t = tenant("acme");
     let company = first_company(&sandbox);
-    connect_tenant(&deps, &sandbox, &t, company).await;
+    connect_tenant(&app, &sandbox, &t, company).await;
     let known = sandbox.add_customer(
         company,
         json!({"Name": "Bygg AB", "CustomerNumber": "100", "IsPrivatePerson": false,
                "IsActive": true, "InvoiceCity": "Stockholm", "InvoicePostalCode": "11122",
                "CorporateIdentityNumber": "556677-8899"}),
     );
-    let pulled = deps.pulled.clone();
-    app::pull::run(&deps, &t).await.unwrap();
+    let pulled = app.pulled.clone();
+    internals::pull::run(&app, &t).await.unwrap();
     let mut state = pulled.pull_state(&t).await.unwrap();
     assert!(state.customer_index_ready());
 
     // As a deployment before current keys left it: entries only, an older version.
-    let keys_sk = store::keys::visma_customer_keys_sk(known["Id"].as_str().unwrap());
-    integration_tests::table(&deps)
-        .await
+    let keys_sk = internals::keys::visma_customer_keys_sk(known["Id"].as_str().unwrap());
+    app.table
         .delete(&format!("TENANT#{t}"), &keys_sk)
         .await
         .unwrap();
@@ -338,7 +332,7 @@ async fn a_customer_index_in_an_older_layout_is_rebuilt_by_the_next_pull() {
 
     // The next pull reads every customer again (no change filter) and the index is ready.
     sandbox.clear_request_log();
-    app::pull::run(&deps, &t).await.unwrap();
+    internals::pull::run(&app, &t).await.unwrap();
     let read = sandbox
         .request_log()
         .into_iter()
@@ -367,31 +361,28 @@ async fn a_customer_index_in_an_older_layout_is_rebuilt_by_the_next_pull() {
 #[tokio::test]
 async fn an_account_added_in_visma_appears_after_a_manual_sync() {
     let sandbox = sandbox().await;
-    let (deps, _, company) = connected_and_pulled(&sandbox).await;
-    let fy = current_year_id(&deps, "acme").await;
-    let before = get(&deps, "acme", "/accounts").await.body;
+    let (app, _, company) = connected_and_pulled(&sandbox).await;
+    let fy = current_year_id(&app, "acme").await;
+    let before = get(&app, "acme", "/accounts").await.body;
     assert_eq!(before["fiscal_year_id"], fy.as_str());
     assert!(!before["accounts"].to_string().contains("\"3010\""));
-    let synced_before = get(&deps, "acme", "").await.body["last_sync_at"].clone();
+    let synced_before = get(&app, "acme", "").await.body["last_sync_at"].clone();
 
     sandbox.add_account(company, fy.parse().unwrap(), "3010", "Konsultintäkter");
-    let answer = call(
-        &deps,
-        "POST",
-        "/tenants/acme/visma/sync",
-        Some(&jwt("acme", "owner")),
-        None,
-    )
-    .await;
+    let answer = app
+        .post("/tenants/acme/visma/sync")
+        .as_owner("acme")
+        .send()
+        .await;
     assert_eq!(answer.status, 202, "{}", answer.text);
     assert!(answer.body["sync_id"]
         .as_str()
         .is_some_and(|s| !s.is_empty()));
     // The queued pull job, run by the worker's handler.
-    let polled = local::poll_once(&deps, 1).await.unwrap();
+    let polled = internals::poll_once(&app, 1).await.unwrap();
     assert_eq!((polled.received, polled.done), (1, 1));
 
-    let after = get(&deps, "acme", &format!("/accounts?fiscal_year={fy}"))
+    let after = get(&app, "acme", &format!("/accounts?fiscal_year={fy}"))
         .await
         .body;
     let added: Vec<&Value> = after["accounts"]
@@ -406,215 +397,15 @@ async fn an_account_added_in_visma_appears_after_a_manual_sync() {
             &json!({"number": "3010", "name": "Konsultintäkter", "vat_code": null, "active": true})
         ]
     );
-    let synced_after = get(&deps, "acme", "").await.body["last_sync_at"].clone();
+    let synced_after = get(&app, "acme", "").await.body["last_sync_at"].clone();
     assert_ne!(synced_before, synced_after);
-}
-
-#[tokio::test]
-async fn a_voucher_booked_in_visma_is_delivered_once_and_our_own_are_not() {
-    let sandbox = sandbox().await;
-    let (deps, t, company) = connected_and_pulled(&sandbox).await;
-    let empty = get(&deps, "acme", "/vouchers").await;
-    assert_eq!(empty.status, 200);
-    assert_eq!(empty.body, json!({"vouchers": [], "next_cursor": null}));
-
-    let booked = sandbox.book_manual_voucher(company, manual_voucher("Tågresa", 800));
-    let ours = sandbox.book_manual_voucher(company, manual_voucher("Pushed by Aourly", 100));
-    // What the push pipeline records when it posts a voucher.
-    deps.pulled
-        .clone()
-        .record_pushed_voucher(&t, ours["Id"].as_str().unwrap())
-        .await
-        .unwrap();
-    let report = app::pull::run(&deps, &t).await.unwrap();
-    assert_eq!(report.changes.vouchers_for_aourly, 1);
-    assert_eq!(
-        app::pull::events_to_send(&report),
-        vec!["visma.vouchers.pulled"]
-    );
-    // Twice more: both re-read the voucher inside the overlap window.
-    for _ in 0..2 {
-        let again = app::pull::run(&deps, &t).await.unwrap();
-        assert_eq!(again.changes.vouchers_for_aourly, 0);
-    }
-
-    let answer = get(&deps, "acme", "/vouchers").await;
-    assert_eq!(answer.status, 200, "{}", answer.text);
-    let vouchers = answer.body["vouchers"].as_array().unwrap();
-    assert_eq!(vouchers.len(), 1, "{vouchers:#?}");
-    let v = &vouchers[0];
-    assert_eq!(v["id"], booked["Id"]);
-    assert_eq!(v["text"], "Tågresa");
-    assert_eq!(v["date"], today().to_string());
-    assert_eq!(v["number"], booked["NumberAndNumberSeries"]);
-    assert_eq!(
-        v["rows"],
-        json!([
-            {"account": "5800", "debit": "800.00", "credit": "0.00", "text": "Resa"},
-            {"account": "1930", "debit": "0.00", "credit": "800.00", "text": null}
-        ])
-    );
-    assert_eq!(answer.body["next_cursor"], Value::Null);
-    // `since` after its arrival: nothing new.
-    let changed_at = v["changed_at"].as_str().unwrap();
-    let later = (chrono::DateTime::parse_from_rfc3339(changed_at).unwrap()
-        + chrono::Duration::milliseconds(1))
-    .to_rfc3339();
-    let none = get(
-        &deps,
-        "acme",
-        &format!("/vouchers?since={}", later.replace('+', "%2B")),
-    )
-    .await;
-    assert_eq!(none.body["vouchers"], json!([]));
-}
-
-/// A pull that fails part-way (here on the vouchers, after it stored a new fiscal year and its
-/// chart) leaves what it stored to the next pull: that one sees the data as unchanged, so
-/// without the carried changes nobody would announce them or resume what waits on them.
-#[tokio::test]
-async fn a_pull_that_fails_part_way_leaves_its_changes_to_the_next() {
-    let sandbox = sandbox().await;
-    let (deps, t, company) = connected_and_pulled(&sandbox).await;
-    let this_year = today().year();
-    let new_id = sandbox.add_fiscal_year(
-        company,
-        NaiveDate::from_ymd_opt(this_year + 1, 1, 1).unwrap(),
-        NaiveDate::from_ymd_opt(this_year + 1, 12, 31).unwrap(),
-    );
-    sandbox.set_faults(visma_sandbox::types::Faults {
-        server_error_on: vec![visma_sandbox::types::DropRule {
-            method: "GET".into(),
-            route: "/v2/vouchers".into(),
-            times: 1000,
-        }],
-        ..Default::default()
-    });
-    assert!(app::pull::run(&deps, &t).await.is_err());
-    let years = get(&deps, "acme", "/fiscal-years").await.body;
-    assert_eq!(
-        years["fiscal_years"].as_array().unwrap().len(),
-        3,
-        "stored before it failed"
-    );
-
-    sandbox.set_faults(visma_sandbox::types::Faults::default());
-    let next = app::pull::run(&deps, &t).await.unwrap();
-    assert!(next.changes.fiscal_years);
-    assert_eq!(next.changes.accounts, vec![new_id.to_string()]);
-    assert_eq!(
-        app::pull::events_to_send(&next),
-        vec!["visma.accounts.updated", "visma.fiscal_years.updated"]
-    );
-    // Announced: the pull after that has nothing to say.
-    let after = app::pull::run(&deps, &t).await.unwrap();
-    assert!(after.changes.is_empty(), "{:?}", after.changes);
-}
-
-/// Pulls of one tenant can overlap (the callback's first pull and "Sync now", a redelivered
-/// job): each voucher is still stored, and listed, once.
-#[tokio::test]
-async fn overlapping_pulls_list_each_voucher_once() {
-    let sandbox = sandbox().await;
-    let (deps, t, company) = connected_and_pulled(&sandbox).await;
-    let booked: Vec<String> = (0..20)
-        .map(|n| {
-            sandbox.book_manual_voucher(company, manual_voucher(&format!("Resa {n}"), 100 + n))
-                ["Id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    let (a, b, c) = tokio::join!(
-        app::pull::run(&deps, &t),
-        app::pull::run(&deps, &t),
-        app::pull::run(&deps, &t)
-    );
-    let announced: usize = [a, b, c]
-        .into_iter()
-        .map(|r| r.unwrap().changes.vouchers_for_aourly)
-        .sum();
-    assert_eq!(announced, 20, "each voucher announced by one of the pulls");
-
-    let mut listed = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/vouchers?cursor={c}"),
-            None => "/vouchers".to_owned(),
-        };
-        let page = get(&deps, "acme", &path).await;
-        assert_eq!(page.status, 200, "{}", page.text);
-        for v in page.body["vouchers"].as_array().unwrap() {
-            listed.push(v["id"].as_str().unwrap().to_owned());
-        }
-        match page.body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
-    }
-    listed.sort();
-    let mut expected = booked.clone();
-    expected.sort();
-    assert_eq!(listed, expected);
-}
-
-#[tokio::test]
-async fn vouchers_page_by_cursor_oldest_first_and_bad_parameters_are_named() {
-    let sandbox = sandbox().await;
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
-    let t = tenant("acme");
-    let company = first_company(&sandbox);
-    connect_tenant(&deps, &sandbox, &t, company).await;
-    for i in 0..105 {
-        sandbox.book_manual_voucher(company, manual_voucher(&format!("Utlägg {i}"), 10 + i));
-    }
-    app::pull::run(&deps, &t).await.unwrap();
-
-    let first = get(&deps, "acme", "/vouchers").await.body;
-    assert_eq!(first["vouchers"].as_array().unwrap().len(), 100);
-    let cursor = first["next_cursor"]
-        .as_str()
-        .expect("a second page")
-        .to_owned();
-    let second = get(&deps, "acme", &format!("/vouchers?cursor={cursor}"))
-        .await
-        .body;
-    assert_eq!(second["vouchers"].as_array().unwrap().len(), 5);
-    assert_eq!(second["next_cursor"], Value::Null);
-    let all: Vec<&Value> = first["vouchers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .chain(second["vouchers"].as_array().unwrap())
-        .collect();
-    let texts: Vec<&str> = all.iter().map(|v| v["text"].as_str().unwrap()).collect();
-    let expected: Vec<String> = (0..105).map(|i| format!("Utlägg {i}")).collect();
-    assert_eq!(texts, expected, "oldest change first, each once");
-    let changed: Vec<&str> = all
-        .iter()
-        .map(|v| v["changed_at"].as_str().unwrap())
-        .collect();
-    assert!(changed.windows(2).all(|w| w[0] < w[1]));
-
-    for (query, field) in [
-        ("since=yesterday", "since"),
-        ("since=2026-13-01T00:00:00Z", "since"),
-        ("cursor=not-a-cursor", "cursor"),
-    ] {
-        let answer = get(&deps, "acme", &format!("/vouchers?{query}")).await;
-        assert_eq!(answer.status, 400, "{query}");
-        assert_eq!(answer.body["errors"][0]["field"], field, "{query}");
-        assert_eq!(answer.headers["content-type"], "application/problem+json");
-    }
 }
 
 #[tokio::test]
 async fn a_new_fiscal_year_is_picked_up_with_its_accounts_and_locked_years_show_locked() {
     let sandbox = sandbox().await;
-    let (deps, t, company) = connected_and_pulled(&sandbox).await;
-    let years = get(&deps, "acme", "/fiscal-years").await.body;
+    let (app, t, company) = connected_and_pulled(&sandbox).await;
+    let years = get(&app, "acme", "/fiscal-years").await.body;
     let this_year = today().year();
     assert_eq!(
         years["fiscal_years"]
@@ -633,7 +424,7 @@ async fn a_new_fiscal_year_is_picked_up_with_its_accounts_and_locked_years_show_
     );
     // The locked year's chart was read once, on first sight, and can be shown.
     let locked_id = years["fiscal_years"][0]["id"].as_str().unwrap().to_owned();
-    let locked_chart = get(&deps, "acme", &format!("/accounts?fiscal_year={locked_id}")).await;
+    let locked_chart = get(&app, "acme", &format!("/accounts?fiscal_year={locked_id}")).await;
     assert_eq!(locked_chart.status, 200);
 
     let next = NaiveDate::from_ymd_opt(this_year + 1, 1, 1).unwrap();
@@ -642,20 +433,20 @@ async fn a_new_fiscal_year_is_picked_up_with_its_accounts_and_locked_years_show_
         next,
         NaiveDate::from_ymd_opt(this_year + 1, 12, 31).unwrap(),
     );
-    let current = current_year_id(&deps, "acme").await;
+    let current = current_year_id(&app, "acme").await;
     sandbox.lock_fiscal_year(company, current.parse().unwrap());
     sandbox.clear_request_log();
-    let report = app::pull::run(&deps, &t).await.unwrap();
+    let report = internals::pull::run(&app, &t).await.unwrap();
     assert!(report.changes.fiscal_years);
     assert_eq!(report.changes.accounts, vec![new_id.to_string()]);
     assert_eq!(
-        app::pull::events_to_send(&report),
+        internals::pull::events_to_send(&report),
         vec!["visma.accounts.updated", "visma.fiscal_years.updated"]
     );
     // The new year's chart in full; the current year (now locked) no more.
     assert_eq!(sandbox.count("GET", "/v2/accounts/{fiscalyearId}"), 1);
 
-    let years = get(&deps, "acme", "/fiscal-years").await.body;
+    let years = get(&app, "acme", "/fiscal-years").await.body;
     let list = years["fiscal_years"].as_array().unwrap();
     assert_eq!(list.len(), 3);
     assert_eq!(list[1]["id"], current.as_str());
@@ -663,14 +454,14 @@ async fn a_new_fiscal_year_is_picked_up_with_its_accounts_and_locked_years_show_
     assert_eq!(list[2]["id"], new_id.to_string());
     assert_eq!(list[2]["start_date"], next.to_string());
     assert_eq!(list[2]["locked"], false);
-    let chart = get(&deps, "acme", &format!("/accounts?fiscal_year={new_id}")).await;
+    let chart = get(&app, "acme", &format!("/accounts?fiscal_year={new_id}")).await;
     assert_eq!(chart.status, 200, "{}", chart.text);
     assert_eq!(
         chart.body["accounts"].as_array().unwrap().len(),
         visma_sandbox::seed::BAS_ACCOUNTS.len()
     );
 
-    let unknown = get(&deps, "acme", "/accounts?fiscal_year=nope").await;
+    let unknown = get(&app, "acme", "/accounts?fiscal_year=nope").await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.body["code"], "unknown_fiscal_year");
 }
@@ -679,15 +470,15 @@ async fn a_new_fiscal_year_is_picked_up_with_its_accounts_and_locked_years_show_
 async fn one_schedule_tick_queues_a_pull_per_connected_tenant_and_every_tenant_is_pulled() {
     let sandbox = Arc::new(sandbox().await);
     sandbox.set_rate_limit(1_000_000, std::time::Duration::from_secs(60));
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let app = spawn_app_with_sandbox(&sandbox, &[]).await;
     let company = first_company(&sandbox);
     let tenants: Vec<TenantId> = (0..200).map(|i| tenant(&format!("t{i:03}"))).collect();
     let mut tasks = Vec::new();
     for chunk in tenants.chunks(20) {
-        let (deps, sandbox, chunk) = (deps.clone(), sandbox.clone(), chunk.to_vec());
+        let (app, sandbox, chunk) = (app.clone(), sandbox.clone(), chunk.to_vec());
         tasks.push(tokio::spawn(async move {
             for t in &chunk {
-                connect_tenant(&deps, &sandbox, t, company).await;
+                connect_tenant(&app, &sandbox, t, company).await;
             }
         }));
     }
@@ -695,21 +486,20 @@ async fn one_schedule_tick_queues_a_pull_per_connected_tenant_and_every_tenant_i
         task.await.unwrap();
     }
 
-    let report =
-        scheduled_pull::handle_tick(&deps, scheduled_pull::schedule_event(chrono::Utc::now()))
-            .await
-            .unwrap();
+    let report = internals::functions::handle_tick(&app, internals::functions::schedule_event())
+        .await
+        .unwrap();
     assert_eq!(report.tenants_queued, 200);
 
     // Four workers drain the queue, as concurrent Lambda invocations would.
     let mut workers = Vec::new();
     for _ in 0..4 {
-        let deps = deps.clone();
+        let app = app.clone();
         workers.push(tokio::spawn(async move {
             let mut done = 0;
             let mut idle = 0;
             while idle < 3 {
-                let r = local::poll_once(&deps, 1).await.unwrap();
+                let r = internals::poll_once(&app, 1).await.unwrap();
                 assert!(r.returned.is_empty(), "a pull failed");
                 done += r.done;
                 idle = if r.received == 0 { idle + 1 } else { 0 };
@@ -723,63 +513,43 @@ async fn one_schedule_tick_queues_a_pull_per_connected_tenant_and_every_tenant_i
     }
     assert_eq!(done, 200);
     for t in &tenants {
-        let c = deps.connections.get(t).await.unwrap().unwrap();
+        let c = app.connections.get(t).await.unwrap().unwrap();
         assert!(c.last_sync_at.is_some(), "{t} was not pulled");
-        assert_eq!(
-            c.last_sync_result,
-            Some(domain::connection::SyncResult::Ok),
-            "{t}"
-        );
+        assert_eq!(c.last_sync_result, Some(internals::SyncResult::Ok), "{t}");
     }
 }
 
 #[tokio::test]
 async fn pull_routes_check_the_caller() {
     let sandbox = sandbox().await;
-    let deps = deps_with_sandbox(&sandbox, &[]).await;
+    let app = spawn_app_with_sandbox(&sandbox, &[]).await;
     for path in [
         "/accounts",
         "/fiscal-years",
         "/vouchers",
         "/account-mapping",
     ] {
-        let answer = call(
-            &deps,
-            "GET",
-            &format!("/tenants/acme/visma{path}"),
-            None,
-            None,
-        )
-        .await;
+        let answer = app.get(format!("/tenants/acme/visma{path}")).send().await;
         assert_eq!(answer.status, 401, "{path}");
-        let service = call(
-            &deps,
-            "GET",
-            &format!("/tenants/acme/visma{path}"),
-            Some(&jwt("acme", "performer")),
-            None,
-        )
-        .await;
+        let service = app
+            .get(format!("/tenants/acme/visma{path}"))
+            .as_role("acme", "performer")
+            .send()
+            .await;
         assert_eq!(service.status, 403, "{path}");
-        let other = call(
-            &deps,
-            "GET",
-            &format!("/tenants/acme/visma{path}"),
-            Some(&jwt("other", "owner")),
-            None,
-        )
-        .await;
+        let other = app
+            .get(format!("/tenants/acme/visma{path}"))
+            .as_owner("other")
+            .send()
+            .await;
         assert_eq!(other.status, 403, "{path}");
     }
     // The service role reads.
-    let years = call(
-        &deps,
-        "GET",
-        "/tenants/acme/visma/fiscal-years",
-        Some(&jwt("acme", "service")),
-        None,
-    )
-    .await;
+    let years = app
+        .get("/tenants/acme/visma/fiscal-years")
+        .as_service("acme")
+        .send()
+        .await;
     assert_eq!(years.status, 200);
     assert_eq!(years.body, json!({"fiscal_years": []}));
     for role in ["performer", "service", "coordinator"] {
@@ -787,38 +557,29 @@ async fn pull_routes_check_the_caller() {
             ("POST", "/sync", None),
             ("PUT", "/account-mapping", Some(json!({"sales": []}))),
         ] {
-            let answer = call(
-                &deps,
-                method,
-                &format!("/tenants/acme/visma{path}"),
-                Some(&jwt("acme", role)),
-                body,
-            )
-            .await;
+            let answer = app
+                .request(method, format!("/tenants/acme/visma{path}"))
+                .bearer(&jwt("acme", role))
+                .json_opt(body)
+                .send()
+                .await;
             assert_eq!(answer.status, 403, "{role} {method} {path}");
         }
     }
     for (method, path) in [("POST", "/sync"), ("PUT", "/account-mapping")] {
-        let answer = call(
-            &deps,
-            method,
-            &format!("/tenants/acme/visma{path}"),
-            None,
-            None,
-        )
-        .await;
+        let answer = app
+            .request(method, format!("/tenants/acme/visma{path}"))
+            .send()
+            .await;
         assert_eq!(answer.status, 401, "{method} {path}");
     }
     // Sync needs a connection.
-    let answer = call(
-        &deps,
-        "POST",
-        "/tenants/acme/visma/sync",
-        Some(&jwt("acme", "owner")),
-        None,
-    )
-    .await;
+    let answer = app
+        .post("/tenants/acme/visma/sync")
+        .as_owner("acme")
+        .send()
+        .await;
     assert_eq!(answer.status, 409);
     assert_eq!(answer.body["code"], "not_connected");
-    assert!(deps.queue.receive(10, 0).await.unwrap().is_empty());
+    assert!(app.queue.receive(10, 0).await.unwrap().is_empty());
 }

@@ -1,10 +1,12 @@
 //! The store's first slice against the local AWS emulator: items, conditional writes, queries,
 //! the queue and its dead-letter queue, all created from template.yaml.
 
-use domain::{RecordKind, SyncJob, TenantId};
+use integration_tests::*;
+
+use integration_tests::internals::resources::Definitions;
+use integration_tests::internals::{keys, StoreError};
+use integration_tests::internals::{RecordKind, SyncJob, TenantId};
 use serde::{Deserialize, Serialize};
-use store::resources::Definitions;
-use store::{keys, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Note {
@@ -32,8 +34,8 @@ fn note(pk: &str, sk: &str, text: &str) -> Note {
 #[tokio::test]
 async fn items_are_written_claimed_once_read_and_queried() {
     // GIVEN a fresh table made from template.yaml
-    let deps = integration_tests::deps(&[]).await;
-    let table = &integration_tests::table(&deps).await;
+    let app = spawn_app(&[]).await;
+    let table = &app.table;
 
     // WHEN an item is written and read back
     table.put(&note("T#1", "ITEM#a", "first")).await.unwrap();
@@ -75,8 +77,8 @@ async fn items_are_written_claimed_once_read_and_queried() {
 #[tokio::test]
 async fn many_items_are_written_in_batches() {
     // GIVEN more items than one BatchWriteItem call takes (25), one of them already stored
-    let deps = integration_tests::deps(&[]).await;
-    let table = &integration_tests::table(&deps).await;
+    let app = spawn_app(&[]).await;
+    let table = &app.table;
     table.put(&note("T#1", "ITEM#007", "old")).await.unwrap();
     let items: Vec<Note> = (0..60)
         .map(|i| note("T#1", &format!("ITEM#{i:03}"), &format!("n{i}")))
@@ -94,7 +96,7 @@ async fn many_items_are_written_in_batches() {
 
 #[tokio::test]
 async fn the_sparse_index_pages_through_connected_tenants_only() {
-    let deps = integration_tests::deps(&[]).await;
+    let app = spawn_app(&[]).await;
     for i in 0..7 {
         let tenant = TenantId::parse(&format!("tenant-{i}")).unwrap();
         let mut item = note(
@@ -107,18 +109,14 @@ async fn the_sparse_index_pages_through_connected_tenants_only() {
             item.gsi1pk = Some(keys::CONNECTED_PARTITION.into());
             item.gsi1sk = Some(keys::connected_sk(&tenant));
         }
-        integration_tests::table(&deps)
-            .await
-            .put(&item)
-            .await
-            .unwrap();
+        app.table.put(&item).await.unwrap();
     }
     let mut seen = Vec::new();
     let mut start = None;
     let mut pages = 0;
     loop {
-        let (page, next): (Vec<Note>, _) = integration_tests::table(&deps)
-            .await
+        let (page, next): (Vec<Note>, _) = app
+            .table
             .query_index_page(keys::CONNECTED_PARTITION, 2, start)
             .await
             .unwrap();
@@ -141,14 +139,10 @@ async fn the_sparse_index_pages_through_connected_tenants_only() {
 
 #[tokio::test]
 async fn concurrent_reservations_get_distinct_evenly_spaced_send_slots() {
-    use store::Reservation::{Full, Slot};
-    let deps = integration_tests::deps(&[]).await;
-    let schedule = store::Store::new(
-        integration_tests::dynamodb().await,
-        &deps.config.table_name,
-        None,
-    )
-    .rates;
+    use internals::Reservation::{Full, Slot};
+    let app = spawn_app(&[]).await;
+    let schedule =
+        internals::Store::new(app.table.client().clone(), &app.config.table_name, None).rates;
     let (now, spacing, max_wait) = (1_000_000_000u64, 250_000u64, 60 * 250_000u64);
     let invoices = "POST /v2/customerinvoices";
     let at = |t: u64| move || t;
@@ -242,15 +236,10 @@ async fn concurrent_reservations_get_distinct_evenly_spaced_send_slots() {
 
 #[tokio::test]
 async fn jobs_are_sent_received_deleted_and_dead_lettered_after_max_receives() {
-    let deps = integration_tests::deps(&[]).await;
-    let queue = &deps.queue;
-    let defs = Definitions::from_template().unwrap();
-    let max_receives = defs
-        .sync_queue
-        .redrive_policy
-        .as_ref()
-        .expect("the template gives the sync queue a redrive policy")
-        .max_receive_count;
+    let app = spawn_app(&[]).await;
+    let queue = &app.queue;
+    // The queue is made from the template; this is the receive count it declares.
+    let max_receives = template::max_receive_count();
 
     // A job goes round trip and is deleted.
     let job = SyncJob::Push {
@@ -288,7 +277,7 @@ async fn jobs_are_sent_received_deleted_and_dead_lettered_after_max_receives() {
             .await
             .unwrap();
     }
-    assert_eq!(receives, max_receives as u32);
+    assert_eq!(receives, max_receives);
     let dead = queue.receive_dead_letters(10, 1).await.unwrap();
     assert_eq!(
         dead.len(),
@@ -308,7 +297,7 @@ fn template_declares_the_keys_the_code_uses() {
 
 #[test]
 fn a_template_that_drifts_from_the_code_is_caught() {
-    let template = store::resources::TEMPLATE;
+    let template = internals::resources::TEMPLATE;
     for (from, to) in [
         ("AttributeName: GSI1PK", "AttributeName: GSI1PARTITION"),
         ("IndexName: GSI1", "IndexName: ByStatus"),
@@ -326,4 +315,27 @@ fn a_template_that_drifts_from_the_code_is_caught() {
             "changing {from:?} to {to:?} went unnoticed"
         );
     }
+}
+
+/// The sync queue's receive limit is one template parameter: the queue's redrive policy uses
+/// it, and the sync worker (the one function that reads it) gets it as
+/// `SYNC_MAX_RECEIVE_COUNT` instead of parsing the template.
+#[test]
+fn the_receive_limit_is_one_parameter_for_the_queue_and_the_worker() {
+    let parsed = template::parsed();
+    let parameter = &parsed["Parameters"]["SyncMaxReceiveCount"];
+    assert_eq!(parameter["Type"].as_str(), Some("Number"), "{parameter:?}");
+    assert_eq!(template::max_receive_count(), 5, "the default stays 5");
+    let redrive = &parsed["Resources"]["SyncQueue"]["Properties"]["RedrivePolicy"];
+    assert_eq!(
+        serde_yaml_ng::to_string(&redrive["maxReceiveCount"])
+            .unwrap()
+            .trim(),
+        "!Ref SyncMaxReceiveCount"
+    );
+    let given = template::function_environment("SYNC_MAX_RECEIVE_COUNT");
+    assert_eq!(
+        given["SyncWorkerFunction"].as_deref(),
+        Some("!Ref SyncMaxReceiveCount")
+    );
 }
