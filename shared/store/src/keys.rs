@@ -49,6 +49,11 @@ pub fn item_status_pk(tenant: &TenantId, status: &str) -> String {
     format!("{}#STATUS#{status}", tenant_pk(tenant))
 }
 
+/// The partition of the Visma send schedule of one client id (every tenant's routes).
+pub fn rate_pk(client_id: &str) -> String {
+    format!("RATE#{client_id}")
+}
+
 pub fn tenant_pk(tenant: &TenantId) -> String {
     format!("TENANT#{tenant}")
 }

@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use crate::keys::{PK, SK, TTL_ATTRIBUTE};
+use crate::keys::{self, PK, SK, TTL_ATTRIBUTE};
 use crate::{StoreError, Table};
 
 #[derive(Clone, Debug)]
@@ -99,7 +99,7 @@ impl RateSchedule {
             .client()
             .update_item()
             .table_name(self.table.name())
-            .key(PK, AttributeValue::S(format!("RATE#{owner}")))
+            .key(PK, AttributeValue::S(keys::rate_pk(owner)))
             .key(SK, AttributeValue::S(key.to_owned()))
             .expression_attribute_names("#next", NEXT)
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)

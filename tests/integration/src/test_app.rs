@@ -334,8 +334,14 @@ impl TestApp {
             .client()
             .update_item()
             .table_name(self.table.name())
-            .key("PK", AttributeValue::S("TENANT#acme".into()))
-            .key("SK", AttributeValue::S(format!("CREATING#customer#{id}")))
+            .key(
+                "PK",
+                AttributeValue::S(internals::keys::tenant_pk(&crate::tenant("acme"))),
+            )
+            .key(
+                "SK",
+                AttributeValue::S(internals::keys::customer_creation_sk(id)),
+            )
             .update_expression("SET #until = :past")
             .expression_attribute_names("#until", "until")
             .expression_attribute_values(":past", AttributeValue::N("0".into()))

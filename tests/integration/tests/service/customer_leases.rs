@@ -144,8 +144,8 @@ async fn another_attempt_s_live_creation_lease_holds_a_push_back() {
     let lease = app
         .table
         .take_lease(
-            "TENANT#acme",
-            "CREATING#customer#cus_p",
+            &internals::keys::tenant_pk(&tenant),
+            &internals::keys::customer_creation_sk("cus_p"),
             // An earlier worker's claim of this same item (whose claim has since lapsed).
             "customer#cus_p",
             chrono::Utc::now(),

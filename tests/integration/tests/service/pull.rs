@@ -118,7 +118,7 @@ async fn a_large_chart_arrives_complete_and_an_unchanged_pull_costs_one_request_
     // Stored in several items, each far below DynamoDB's 400 KB limit.
     let items: Vec<Value> = app
         .table
-        .query_prefix(&format!("TENANT#{t}"), "ACCOUNTS#")
+        .query_prefix(&internals::keys::tenant_pk(&t), "ACCOUNTS#")
         .await
         .unwrap();
     assert_eq!(
@@ -212,7 +212,7 @@ async fn the_pull_keeps_the_sales_terms_and_an_index_of_visma_customers() {
     assert_eq!(indexed(CustomerKey::Number, "102").await, None);
     let items: Vec<Value> = app
         .table
-        .query_prefix(&format!("TENANT#{t}"), "VISMA_CUSTOMER#")
+        .query_prefix(&internals::keys::tenant_pk(&t), "VISMA_CUSTOMER#")
         .await
         .unwrap();
     // Three entries (two numbers, one org number) and each customer's current keys.
@@ -315,7 +315,7 @@ async fn a_customer_index_in_an_older_layout_is_rebuilt_by_the_next_pull() {
     // As a deployment before current keys left it: entries only, an older version.
     let keys_sk = internals::keys::visma_customer_keys_sk(known["Id"].as_str().unwrap());
     app.table
-        .delete(&format!("TENANT#{t}"), &keys_sk)
+        .delete(&internals::keys::tenant_pk(&t), &keys_sk)
         .await
         .unwrap();
     state.customer_index_version = 0;

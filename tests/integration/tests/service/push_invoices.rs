@@ -306,11 +306,11 @@ async fn unusable_stored_tokens_fail_a_push_as_our_fault_not_visma_s() {
         .table_name(app.table.name())
         .key(
             "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S("TENANT#acme".into()),
+            aws_sdk_dynamodb::types::AttributeValue::S(internals::keys::tenant_pk(&tenant)),
         )
         .key(
             "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S("TOKENS".into()),
+            aws_sdk_dynamodb::types::AttributeValue::S(internals::keys::tokens_sk().into()),
         )
         .update_expression("SET sealed = :junk")
         .expression_attribute_values(

@@ -87,7 +87,7 @@ async fn a_rate_budget_booked_beyond_the_longest_wait_sends_nothing_and_the_job_
     let now_us = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap();
     let booked_until = now_us + 3_600_000_000;
     let schedule_key = (
-        format!("RATE#{}", app.config.visma_client_id),
+        internals::keys::rate_pk(&app.config.visma_client_id),
         "POST /v2/customerinvoices".to_owned(),
     );
     app.table
