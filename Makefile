@@ -45,7 +45,7 @@ invoke-events:
 venv:
 	scripts/ensure-venv.sh
 
-## make bench: issue 8's figures side by side in one run (README "Benchmarks"); not part of `make test`.
+## make bench: the performance figures side by side in one run (docs/benchmarks.md); not part of `make test`.
 .PHONY: bench
 bench:
 	scripts/bench.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: issue 8's figures, measured side by side in one run (README "Benchmarks").
+# `make bench`: the performance figures, measured side by side in one run (docs/benchmarks.md).
 # Builds the five functions and an empty lambda_runtime function in release (a separate
 # target dir, at low priority: a cold build takes minutes), builds the harness
 # (benches/harness), and runs it against the local AWS emulator (scripts/with-aws.sh) and

@@ -1,4 +1,4 @@
-//! `make bench`: the figures of issue 8, measured side by side in one run, printed as
+//! `make bench`: the performance figures, measured side by side in one run, printed as
 //! labelled `FIGURE …` lines and a summary table at the end. Needs the local AWS emulator
 //! (`scripts/bench.sh` runs this inside `scripts/with-aws.sh`).
 //!
@@ -76,7 +76,7 @@ async fn main() {
         .unwrap_or_else(|_| "calls,pull,webhook,bulk,status,cold".into());
     let wants = |s: &str| only.split(',').any(|o| o.trim() == s);
     println!(
-        "make bench: issue 8's figures, side by side in one run ({})",
+        "make bench: the performance figures, side by side in one run ({})",
         chrono::Utc::now().to_rfc3339()
     );
     machine();

@@ -38,7 +38,7 @@ pub fn section(title: &str) {
     println!("\n=== {title} ===");
 }
 
-/// The summary as a Markdown table (pasted into README's Benchmarks section).
+/// The summary as a Markdown table (pasted into docs/benchmarks.md, "Latest figures").
 pub fn summary() {
     let rows = ROWS
         .lock()

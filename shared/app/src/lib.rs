@@ -5,13 +5,14 @@
 //! problem+json answers ([`Problem`]) and the dependencies built once per cold start
 //! ([`Deps`]).
 //!
-//! Use cases (imports point down this list, never up):
+//! Use cases (no module imports one that imports it: `docs/architecture.md` draws the graph):
 //! - [`jobs`]: one job from the sync queue; the sync worker adapts SQS to it;
 //! - [`pull`]: reading Visma into the pulled data; it proposes the mapping ([`mapping`]);
 //! - [`push`]: one Aourly record into Visma, exactly once;
-//! - [`resume`]: putting waiting items back on the queue;
 //! - [`webhook`], [`connection`], [`items`], [`mapping`], [`vouchers`]: what the HTTP
 //!   functions call;
+//! - [`resume`]: putting waiting items back on the queue (after a reconnect, a mapping fix,
+//!   a pull, or Sync now);
 //! - [`translate`]: Visma's models to ours and back; [`events`]: outbound events to Aourly;
 //!   [`tokens`]: the tenant's Visma tokens; [`pacer`]: Visma's rate limit; [`backoff`]: waits.
 

@@ -11,7 +11,7 @@
 use domain::mapping::{self, AccountMapping, MappingInput, PulledData, SalesEntry};
 use domain::pull::{current_fiscal_year, Account, Coding};
 use domain::{FieldError, ItemCode, TenantId, Warning};
-use store::StoreError;
+use store::{Conditional, StoreError};
 use visma::{ListQuery, TokenSource, VismaApi, VismaError};
 
 use crate::tokens::TenantTokens;
@@ -206,10 +206,10 @@ pub(crate) async fn after_pull<T: TokenSource + ?Sized>(
     ensure_articles(api, &mut proposal.sales).await?;
     mapping::revalidate(&mut proposal, &data);
     // Conditional: an owner's PUT that raced this first pull wins.
-    match pulled.put_new_mapping(tenant, &proposal).await {
-        Ok(()) | Err(StoreError::ConditionFailed) => {}
-        Err(e) => return Err(e.into()),
-    }
+    pulled
+        .put_new_mapping(tenant, &proposal)
+        .await
+        .or_refused()?;
     tracing::info!(%tenant, complete = proposal.complete, "account mapping proposed");
     Ok(true)
 }

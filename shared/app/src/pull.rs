@@ -22,6 +22,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::connection::{ConnectionStatus, SyncResult};
+use domain::outbound::OutboundType;
 use domain::pull::{
     self, charts_to_pull, events_for, merge_chart, merge_codings, plan_voucher_writes, sort_chart,
     Account, ChartPull, Coding, FiscalYear, IndexedCustomer, PullChanges, PulledVoucher, VatCode,
@@ -66,8 +67,28 @@ impl PullError {
 
 /// The outbound events (integration guide "Outbound events") this pull should send: `visma.accounts.updated`,
 /// `visma.fiscal_years.updated`, `visma.vouchers.pulled`, each only when that data changed.
-pub fn events_to_send(report: &PullReport) -> Vec<domain::outbound::OutboundType> {
+pub fn events_to_send(report: &PullReport) -> Vec<OutboundType> {
     events_for(&report.changes)
+}
+
+/// Each event of [`events_to_send`] with its `data`: the fiscal years whose charts changed, the
+/// number of vouchers for Aourly, or nothing.
+pub fn events_with_data(report: &PullReport) -> Vec<(OutboundType, serde_json::Value)> {
+    events_to_send(report)
+        .into_iter()
+        .map(|kind| {
+            let data = match kind {
+                OutboundType::AccountsUpdated => {
+                    serde_json::json!({"fiscal_year_ids": report.changes.accounts})
+                }
+                OutboundType::VouchersPulled => {
+                    serde_json::json!({"count": report.changes.vouchers_for_aourly})
+                }
+                _ => serde_json::json!({}),
+            };
+            (kind, data)
+        })
+        .collect()
 }
 
 /// Runs one pull for `tenant` and records `last_sync_at` / `last_sync_result` on its connection.
@@ -130,18 +151,8 @@ pub async fn run(deps: &Deps, tenant: &TenantId) -> Result<PullReport, PullError
 /// Queues the events of [`events_to_send`] (a no-op unless `AOURLY_EVENTS_URL` is set). A
 /// failure to queue is logged, not fatal: the data is stored and Aourly can read it.
 async fn announce(deps: &Deps, tenant: &TenantId, report: &PullReport) {
-    use domain::outbound::OutboundType;
     let mut all_queued = true;
-    for kind in events_to_send(report) {
-        let data = match kind {
-            OutboundType::AccountsUpdated => {
-                serde_json::json!({"fiscal_year_ids": report.changes.accounts})
-            }
-            OutboundType::VouchersPulled => {
-                serde_json::json!({"count": report.changes.vouchers_for_aourly})
-            }
-            _ => serde_json::json!({}),
-        };
+    for (kind, data) in events_with_data(report) {
         if let Err(e) = crate::events::emit(deps, tenant, kind, data).await {
             tracing::warn!(%tenant, event = kind.as_str(), error = %e, "could not queue an outbound event; the next pull announces it");
             all_queued = false;
@@ -382,4 +393,50 @@ async fn pull_into<T: TokenSource + ?Sized>(
     *changes = state.unannounced.clone();
     pulled.put_pull_state(tenant, &state).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pull_announces_what_changed_with_its_data() {
+        let report = PullReport {
+            changes: PullChanges {
+                accounts: vec!["fy-2026".into()],
+                fiscal_years: true,
+                vouchers_for_aourly: 2,
+                ..PullChanges::default()
+            },
+            ..PullReport::default()
+        };
+        assert_eq!(
+            events_with_data(&report),
+            vec![
+                (
+                    OutboundType::AccountsUpdated,
+                    serde_json::json!({"fiscal_year_ids": ["fy-2026"]})
+                ),
+                (OutboundType::FiscalYearsUpdated, serde_json::json!({})),
+                (
+                    OutboundType::VouchersPulled,
+                    serde_json::json!({"count": 2})
+                ),
+            ]
+        );
+        assert!(events_with_data(&PullReport::default()).is_empty());
+    }
+
+    #[test]
+    fn only_a_visma_outage_fails_a_pull_for_a_retry() {
+        let store = PullError::Store(StoreError::Transient {
+            operation: "Query",
+            source: "timeout".into(),
+        });
+        assert!(store.is_retryable());
+        assert!(!PullError::Store(StoreError::Decode("x".into())).is_retryable());
+        let refused = PullError::Visma(VismaError::Config("bad".into()));
+        assert!(!refused.is_retryable());
+        assert_eq!(refused.retry_after(), None);
+    }
 }

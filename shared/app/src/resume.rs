@@ -6,7 +6,7 @@
 
 use chrono::{Duration, Utc};
 use domain::{EventData, ItemCode, ItemStatus, RecordKind, TenantId};
-use store::{StoreError, SyncItem, SyncItems};
+use store::{Conditional, StoreError, SyncItem, SyncItems};
 
 use crate::items::{push_job, to_pending};
 use crate::Deps;
@@ -89,10 +89,12 @@ async fn resume(
 ) -> Result<usize, StoreError> {
     let mut queued = 0;
     for item in waiting {
-        match to_pending(items, &item, Utc::now()).await {
-            Ok(_) => {}
-            Err(StoreError::ConditionFailed) => continue,
-            Err(e) => return Err(e),
+        if to_pending(items, &item, Utc::now())
+            .await
+            .unless_refused()?
+            .is_none()
+        {
+            continue;
         }
         // A send failure leaves the item pending without a job; the next manual retry or sync
         // nudges it again.

@@ -91,6 +91,10 @@ pub enum ItemCode {
     // Pending: a transient failure, retried automatically.
     /// The last attempt failed transiently; the queue retries it.
     Retrying,
+    /// A stored code this version does not know (written by a newer version before a
+    /// rollback): the item stays readable, and nothing resumes it on its own.
+    #[serde(other)]
+    Unrecognised,
 }
 
 impl ItemCode {
@@ -133,6 +137,7 @@ impl ItemCode {
             ItemCode::UnreadableRecord => "unreadable_record",
             ItemCode::InternalError => "internal_error",
             ItemCode::Retrying => "retrying",
+            ItemCode::Unrecognised => "unrecognised",
         }
     }
 
@@ -246,6 +251,15 @@ mod tests {
             assert_eq!(serde_json::from_value::<ItemCode>(json).unwrap(), code);
         }
         assert!("mapping_incomplet".parse::<ItemCode>().is_err());
+    }
+
+    #[test]
+    fn a_stored_code_this_version_does_not_know_still_reads() {
+        let stored = serde_json::json!({"code": "a_code_from_a_newer_version", "detail": "x"});
+        let error: ItemError = serde_json::from_value(stored).expect("readable");
+        assert_eq!(error.code, ItemCode::Unrecognised);
+        assert!(!error.code.is_resolved_by_connection());
+        assert!(!error.code.is_resolved_by_pulled_data());
     }
 
     #[test]

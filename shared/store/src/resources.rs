@@ -1,5 +1,5 @@
 //! The table and queue definitions, read from `template.yaml`, the one source of truth.
-//! Behind the `resources` feature: only the local runner and the tests create resources, so
+//! Behind the store's `local` feature: only the local runner and the tests create resources, so
 //! no Lambda binary carries the template or a YAML parser.
 //!
 //! AWS creates the resources from the template; local runs and tests create them here from the

@@ -268,7 +268,7 @@ pub async fn ready_with_events(sb: &visma_sandbox::Sandbox) -> (TestApp, TenantI
 /// The JWT secret of the test configuration.
 pub const JWT_SECRET: &str = "test-jwt-secret";
 
-/// A signed Aourly JWT (CONTRACT §2) for the test JWT secret.
+/// A signed Aourly JWT (integration guide "Authentication") for the test JWT secret.
 pub fn jwt(tenant: &str, role: &str) -> String {
     jwt_with(tenant, role, "aourly", "aourly-visma", 3600, JWT_SECRET)
 }

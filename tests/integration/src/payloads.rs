@@ -1,4 +1,4 @@
-//! Aourly's webhook payloads (CONTRACT §6), built once for every test, and their signing.
+//! Aourly's webhook payloads (integration guide "Webhooks from Aourly"), built once for every test, and their signing.
 //!
 //! Two families: the "today" builders the push tests send through to Visma ([`customer`],
 //! [`invoice`], [`event`], ...), and the fixed-date November ones the webhook tests compare

@@ -36,7 +36,7 @@ mod voucher;
 use chrono::{Duration, Utc};
 use domain::connection::ConnectionStatus;
 use domain::{EventData, ItemCode, ItemError, RecordKind, TenantId};
-use store::{Claim, StoreError, SyncItem};
+use store::{Claim, Conditional, StoreError, SyncItem};
 use visma::VismaApi;
 
 pub use invoice::invoice_reference;
@@ -174,16 +174,12 @@ pub async fn mark_exhausted(
     // the re-queue of stale pending items tries it again; reported after the store write,
     // the event would be lost with this last message.
     report(deps, &item, &outcome).await?;
-    match deps
-        .items
+    // It may have moved on meanwhile (synced by a late success, or retried): that state
+    // stands, and its own event follows this one.
+    deps.items
         .set_status(&item, status, Some(&error), Utc::now())
         .await
-    {
-        // It moved on meanwhile (synced by a late success, or retried): that state stands,
-        // and its own event follows this one.
-        Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-        Err(e) => Err(e),
-    }
+        .or_refused()
 }
 
 /// One attempt at a claimed item: what every step of it needs. Its methods live with their

@@ -312,10 +312,7 @@ pub(crate) fn on_last_receive(
     if item.status != ItemStatus::Pending {
         return Exhausted::Nothing;
     }
-    let claimed_elsewhere = !retry.claim_kept
-        && item
-            .in_flight_since
-            .is_some_and(|since| since + CLAIM_LEASE > now);
+    let claimed_elsewhere = !retry.claim_kept && item.has_live_claim(now, CLAIM_LEASE);
     if claimed_elsewhere {
         return Exhausted::Nothing;
     }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use domain::{ItemError, ItemStatus, RecordKind, TenantId};
 
 use super::{error_value, rfc3339, SyncItem, SyncItems};
+use crate::error::Conditional;
 use crate::error::SdkResultExt;
 use crate::keys::{self, GSI2PK};
 use crate::table::from_item;
@@ -48,10 +49,11 @@ pub(crate) fn claimable(item: &SyncItem, now: DateTime<Utc>, lease: Duration) ->
     if item.status != ItemStatus::Pending {
         return Claimable::NotPending;
     }
-    match item.in_flight_since {
-        Some(since) if since + lease > now => Claimable::Busy,
-        Some(_) => Claimable::Yes { interrupted: true },
-        None => Claimable::Yes { interrupted: false },
+    if item.has_live_claim(now, lease) {
+        return Claimable::Busy;
+    }
+    Claimable::Yes {
+        interrupted: item.in_flight_since.is_some(),
     }
 }
 
@@ -235,10 +237,7 @@ impl SyncItems {
                 .send()
                 .await
                 .or_store("UpdateItem");
-            match released {
-                Ok(_) | Err(StoreError::ConditionFailed) => {}
-                Err(e) => return Err(e),
-            }
+            released.or_refused()?;
         }
         Ok(Finished::Superseded)
     }

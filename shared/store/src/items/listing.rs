@@ -7,6 +7,7 @@ use domain::{ItemStatus, RecordKind, TenantId};
 use serde::Deserialize;
 
 use super::{key, SyncItem, SyncItems, PAGE_SIZE};
+use crate::error::Conditional;
 use crate::error::SdkResultExt;
 use crate::keys::{self, GSI2, GSI2PK, PK, SK};
 use crate::table::{build_error, from_item, Item};
@@ -287,10 +288,8 @@ impl SyncItems {
                 .send()
                 .await
                 .or_store("UpdateItem");
-            match result {
-                Ok(_) => indexed += 1,
-                Err(StoreError::ConditionFailed) => {}
-                Err(e) => return Err(e),
+            if result.unless_refused()?.is_some() {
+                indexed += 1;
             }
         }
         Ok(indexed)

@@ -100,6 +100,12 @@ impl SyncItem {
         })
     }
 
+    /// Whether an attempt's claim on the item is still live at `now` (claims last `lease`).
+    pub fn has_live_claim(&self, now: DateTime<Utc>, lease: chrono::Duration) -> bool {
+        self.in_flight_since
+            .is_some_and(|since| since + lease > now)
+    }
+
     /// The record's latest accepted event, parsed again by the domain's rules.
     pub fn event(&self) -> Result<WebhookEvent, StoreError> {
         serde_json::from_str(&self.payload)

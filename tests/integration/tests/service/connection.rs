@@ -1,5 +1,5 @@
 //! Connecting to Visma: `POST /connect`, Visma's consent, the OAuth callback and the status,
-//! and everything the callback and the management API refuse (CONTRACT §4, §5).
+//! and everything the callback and the management API refuse (integration guide "Management API", "OAuth callback").
 
 use integration_tests::internals::{self, TenantId};
 use integration_tests::*;

@@ -1,4 +1,4 @@
-//! Outbound events (CONTRACT §7): queued durably, signed like Aourly's webhooks, and retried
+//! Outbound events (integration guide "Outbound events"): queued durably, signed like Aourly's webhooks, and retried
 //! through the queue until Aourly answers 2xx.
 
 use integration_tests::*;

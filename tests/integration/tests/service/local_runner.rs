@@ -38,7 +38,7 @@ async fn serve_answers_health_over_tcp() {
 }
 
 /// Every error answer, including those axum makes itself (a wrong method, a path segment that
-/// is not UTF-8, a body over the limit), is problem+json (CONTRACT §3).
+/// is not UTF-8, a body over the limit), is problem+json (integration guide "Errors").
 #[tokio::test]
 async fn errors_answer_problem_json() {
     use http_body_util::BodyExt;

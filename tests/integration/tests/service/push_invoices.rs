@@ -1,5 +1,5 @@
 //! Invoices pushed end to end: webhook → table + queue → sync worker → Visma sandbox, once
-//! each (CONTRACT §6 pushing rules), and the blocks that hold a push back until the owner or a
+//! each (integration guide "Webhooks from Aourly" pushing rules), and the blocks that hold a push back until the owner or a
 //! pull clears them (mapping, expired or lost connection, unusable tokens).
 
 use integration_tests::internals::{ItemStatus, RecordKind, TenantId};

@@ -1,4 +1,4 @@
-//! The sync items behind the Integrations page (CONTRACT §4): listing with filters and cursor
+//! The sync items behind the Integrations page (integration guide "Management API"): listing with filters and cursor
 //! paging, the retry route, retrying every failed and blocked item, and the worker's claim.
 
 use integration_tests::internals::{

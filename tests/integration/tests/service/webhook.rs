@@ -1,4 +1,4 @@
-//! `POST /webhooks/aourly` end to end (CONTRACT §6): signature, size, parsing and connection
+//! `POST /webhooks/aourly` end to end (integration guide "Webhooks from Aourly"): signature, size, parsing and connection
 //! state; what is refused writes nothing and queues nothing.
 
 use integration_tests::internals::{

@@ -1,4 +1,4 @@
-//! `POST /webhooks/aourly` de-duplication (CONTRACT §6): what an accepted event leaves in the
+//! `POST /webhooks/aourly` de-duplication (integration guide "Webhooks from Aourly"): what an accepted event leaves in the
 //! table and on the queue, and what a repeated, late, raced or half-done delivery does.
 
 use integration_tests::faults::with_missing_queue;
@@ -339,7 +339,7 @@ async fn a_delivery_that_died_before_sending_is_queued_by_the_retry_after_the_le
 }
 
 /// A duplicate after the lease whose defensive re-send fails still answers `duplicate`, not
-/// 503 (the event was accepted before; CONTRACT §6); the schedule's sweep of stale pending
+/// 503 (the event was accepted before; integration guide "Webhooks from Aourly"); the schedule's sweep of stale pending
 /// items (`internals::resume::requeue_stale_pending`) is what covers a job lost that way.
 #[tokio::test]
 async fn a_late_duplicate_whose_resend_fails_is_still_a_duplicate() {
