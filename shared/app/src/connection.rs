@@ -2,7 +2,7 @@
 //! connect, the OAuth callback, status, disconnect.
 
 use chrono::{DateTime, Utc};
-use domain::connection::{Connection, ConnectionStatus, SyncResult, VismaCompany};
+use domain::connection::{Connection, ConnectionStatus, SyncResult, VismaCompany, VismaPlan};
 use domain::outbound::OutboundType;
 use domain::{ItemStatus, Warning};
 use domain::{SyncJob, TenantId};
@@ -148,11 +148,7 @@ pub async fn complete(
     };
     let source = StaticToken::new(tokens.access_token.clone());
     let company = match deps.visma.connect(&source).company_settings().get().await {
-        Ok(settings) => VismaCompany {
-            name: settings.name.unwrap_or_default(),
-            corporate_identity_number: settings.corporate_identity_number,
-            company_identifier: settings.company_identifier,
-        },
+        Ok(settings) => crate::translate::visma_company(&settings),
         Err(e) => {
             tracing::warn!(%tenant, error = %e, "could not read the Visma company");
             revoke().await;
@@ -269,6 +265,37 @@ pub struct StatusBody {
 pub struct CompanyBody {
     pub name: String,
     pub corporate_identity_number: Option<String>,
+    /// Visma's plan of the company, as last read (null before it was first read).
+    pub plan: Option<VismaPlan>,
+    pub settings: Option<SettingsBody>,
+}
+
+/// The company settings that decide how Visma books an invoice, as last read from Visma.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingsBody {
+    pub prices_include_vat_for_private_persons: bool,
+    pub rounds_to_whole_kronor: bool,
+    pub uses_reverse_construction_vat: bool,
+    pub uses_rot_rut: bool,
+    pub accounting_locked_to: Option<chrono::NaiveDate>,
+}
+
+impl CompanyBody {
+    fn of(company: &VismaCompany) -> Self {
+        let settings = company.settings.as_ref();
+        Self {
+            name: company.name.clone(),
+            corporate_identity_number: company.corporate_identity_number.clone(),
+            plan: settings.and_then(|s| s.plan),
+            settings: settings.map(|s| SettingsBody {
+                prices_include_vat_for_private_persons: s.prices_include_vat_for_private_persons,
+                rounds_to_whole_kronor: s.rounds_to_whole_kronor,
+                uses_reverse_construction_vat: s.uses_reverse_construction_vat,
+                uses_rot_rut: s.uses_rot_rut,
+                accounting_locked_to: s.accounting_locked_to,
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -316,10 +343,7 @@ pub async fn status(deps: &Deps, tenant: &TenantId) -> Result<StatusBody, StoreE
         visma_company: connection
             .as_ref()
             .and_then(|c| c.company.as_ref())
-            .map(|c| CompanyBody {
-                name: c.name.clone(),
-                corporate_identity_number: c.corporate_identity_number.clone(),
-            }),
+            .map(CompanyBody::of),
         connected_at: connection.as_ref().and_then(|c| c.connected_at),
         last_sync_at: connection.as_ref().and_then(|c| c.last_sync_at),
         last_sync_result: connection.as_ref().and_then(|c| c.last_sync_result),

@@ -108,7 +108,15 @@ pub async fn run(deps: &Deps, tenant: &TenantId) -> Result<PullReport, PullError
     }
     let tokens = TenantTokens::new(deps, tenant.clone());
     let api = deps.visma.connect(&tokens);
-    let outcome = pull_data(deps, tenant, &api).await;
+    // The company's plan and booking settings first: a change in Visma is noticed on every
+    // pull, and kept with the connection in the write that records the pull.
+    let (settings, outcome) = match api.company_settings().get().await {
+        Ok(read) => (
+            Some(translate::company_settings(&read)),
+            pull_data(deps, tenant, &api).await,
+        ),
+        Err(e) => (None, Err(PullError::Visma(e))),
+    };
     let now = Utc::now();
     match outcome {
         Ok(changes) => {
@@ -127,7 +135,9 @@ pub async fn run(deps: &Deps, tenant: &TenantId) -> Result<PullReport, PullError
                     SyncResult::Partial
                 }
             };
-            deps.connections.record_sync(tenant, now, result).await?;
+            deps.connections
+                .record_sync(tenant, now, result, settings.as_ref())
+                .await?;
             announce(deps, tenant, &report).await;
             tracing::info!(%tenant, changes = ?report.changes, "pull done");
             Ok(report)
@@ -138,7 +148,7 @@ pub async fn run(deps: &Deps, tenant: &TenantId) -> Result<PullReport, PullError
             // still exists, so this only fails on a store outage, which the retry covers.
             if let Err(store) = deps
                 .connections
-                .record_sync(tenant, now, SyncResult::Failed)
+                .record_sync(tenant, now, SyncResult::Failed, settings.as_ref())
                 .await
             {
                 tracing::warn!(%tenant, error = %store, "could not record the failed pull");

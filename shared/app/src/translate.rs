@@ -125,6 +125,33 @@ pub fn pulled_voucher(
     })
 }
 
+/// The Visma company a token belongs to, with the settings that decide how it books.
+pub fn visma_company(s: &visma::models::CompanySettings) -> domain::connection::VismaCompany {
+    domain::connection::VismaCompany {
+        name: s.name.clone().unwrap_or_default(),
+        corporate_identity_number: s.corporate_identity_number.clone(),
+        company_identifier: s.company_identifier.clone(),
+        settings: Some(company_settings(s)),
+    }
+}
+
+/// The settings of `/v2/companysettings` that decide how Visma books an invoice. A field
+/// Visma leaves out takes its documented default: prices for private persons shown including
+/// VAT, no rounding, no reverse construction VAT, no ROT/RUT.
+pub fn company_settings(s: &visma::models::CompanySettings) -> domain::connection::CompanySettings {
+    domain::connection::CompanySettings {
+        plan: s
+            .product_variant
+            .and_then(domain::connection::VismaPlan::from_product_variant),
+        prices_include_vat_for_private_persons: !s.show_prices_excl_vat_pc.unwrap_or(false),
+        rounds_to_whole_kronor: s.domestic_currency_rounding == Some(1),
+        uses_reverse_construction_vat: s.uses_reverse_construction_vat.unwrap_or(false),
+        uses_rot_rut: s.uses_rot_reduced_invoicing.unwrap_or(false),
+        accounting_locked_to: s.accounting_locked_to,
+        currency: s.currency_code.clone(),
+    }
+}
+
 // ---- ours → Visma (the push) ----
 
 pub fn customer_body(customer: &Customer, terms: TermsOfPaymentId) -> visma::models::Customer {
@@ -332,6 +359,32 @@ mod tests {
             "no hours: the first unit"
         );
         assert!(article_unit(&[]).is_none());
+    }
+
+    #[test]
+    fn company_settings_are_read_with_vismas_defaults() {
+        let read: visma::models::CompanySettings = serde_json::from_value(serde_json::json!({
+            "Name": "Bygg AB", "CurrencyCode": "SEK", "ProductVariant": 3,
+            "ShowPricesExclVatPC": true, "DomesticCurrencyRounding": 1,
+            "UsesReverseConstructionVat": true, "UsesRotReducedInvoicing": false,
+            "AccountingLockedTo": "2026-06-30T00:00:00"
+        }))
+        .expect("Visma's shape");
+        let s = company_settings(&read);
+        assert_eq!(s.plan, Some(domain::connection::VismaPlan::Bookkeeping));
+        assert!(!s.prices_include_vat_for_private_persons);
+        assert!(s.rounds_to_whole_kronor);
+        assert!(s.uses_reverse_construction_vat);
+        assert!(!s.uses_rot_rut);
+        assert_eq!(s.accounting_locked_to.unwrap().to_string(), "2026-06-30");
+        assert_eq!(s.currency.as_deref(), Some("SEK"));
+        let bare = company_settings(&visma::models::CompanySettings::default());
+        assert!(
+            bare.prices_include_vat_for_private_persons,
+            "Visma's default"
+        );
+        assert!(!bare.rounds_to_whole_kronor);
+        assert_eq!(bare.plan, None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The Visma connection of one tenant: its lifecycle and the rules on it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// integration guide "Management API" `status`.
@@ -22,6 +22,65 @@ pub struct VismaCompany {
     pub corporate_identity_number: Option<String>,
     /// Visma's `CompanyIdentifier` when it has one; the stable identity of the company.
     pub company_identifier: Option<String>,
+    /// The company's plan and the settings that decide how Visma books an invoice, as last
+    /// read (at connect, then on every pull). `None` in records stored before they were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<CompanySettings>,
+}
+
+/// Visma eAccounting's plan of a company (`ProductVariant`): what it offers decides what the
+/// service can push there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VismaPlan {
+    /// 1: Standard (Smart).
+    Standard,
+    /// 2: invoicing only; no manual vouchers.
+    Invoicing,
+    /// 3: bookkeeping only; no customer ledger, no invoicing.
+    Bookkeeping,
+    /// 4: Solo (Start).
+    Solo,
+    /// 5: Pro.
+    Pro,
+    /// 6: invoicing with an accountant's collaboration.
+    InvoicingCollaboration,
+}
+
+impl VismaPlan {
+    /// The plan of Visma's `ProductVariant`, if it is one Visma documents.
+    pub fn from_product_variant(variant: i32) -> Option<Self> {
+        Some(match variant {
+            1 => VismaPlan::Standard,
+            2 => VismaPlan::Invoicing,
+            3 => VismaPlan::Bookkeeping,
+            4 => VismaPlan::Solo,
+            5 => VismaPlan::Pro,
+            6 => VismaPlan::InvoicingCollaboration,
+            _ => return None,
+        })
+    }
+}
+
+/// The Visma company settings that decide how an invoice is booked (read from
+/// `/v2/companysettings`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompanySettings {
+    pub plan: Option<VismaPlan>,
+    /// Visma shows (and books) prices including VAT for private persons
+    /// (`ShowPricesExclVatPC` false).
+    pub prices_include_vat_for_private_persons: bool,
+    /// Invoice totals in the domestic currency are rounded to whole kronor
+    /// (`DomesticCurrencyRounding` 1, half away from zero).
+    pub rounds_to_whole_kronor: bool,
+    /// Construction-sector reverse charge rules apply (`UsesReverseConstructionVat`).
+    pub uses_reverse_construction_vat: bool,
+    /// ROT/RUT invoicing is on (`UsesRotReducedInvoicing`).
+    pub uses_rot_rut: bool,
+    /// Bookkeeping is locked up to and including this date (`AccountingLockedTo`).
+    pub accounting_locked_to: Option<NaiveDate>,
+    /// The company's currency (`CurrencyCode`).
+    pub currency: Option<String>,
 }
 
 impl VismaCompany {
@@ -111,7 +170,31 @@ mod tests {
             name: name.into(),
             corporate_identity_number: org.map(Into::into),
             company_identifier: id.map(Into::into),
+            settings: None,
         }
+    }
+
+    #[test]
+    fn every_documented_product_variant_is_a_plan() {
+        let plans: Vec<_> = (1..=6).map(VismaPlan::from_product_variant).collect();
+        assert!(plans.iter().all(Option::is_some), "{plans:?}");
+        assert_eq!(
+            VismaPlan::from_product_variant(3),
+            Some(VismaPlan::Bookkeeping)
+        );
+        assert_eq!(VismaPlan::from_product_variant(0), None);
+        assert_eq!(VismaPlan::from_product_variant(7), None);
+        assert_eq!(
+            serde_json::to_value(VismaPlan::InvoicingCollaboration).unwrap(),
+            "invoicing_collaboration"
+        );
+    }
+
+    #[test]
+    fn a_company_stored_before_its_settings_were_kept_still_reads() {
+        let old = serde_json::json!({"name": "Exempel AB", "corporate_identity_number": "556677-8899", "company_identifier": null});
+        let company: VismaCompany = serde_json::from_value(old).unwrap();
+        assert_eq!(company.settings, None);
     }
 
     fn connection(status: ConnectionStatus, c: VismaCompany) -> Connection {

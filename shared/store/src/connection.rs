@@ -1,12 +1,13 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use domain::connection::{Connection, ConnectionStatus, SyncResult, VismaCompany};
+use domain::connection::{CompanySettings, Connection, ConnectionStatus, SyncResult, VismaCompany};
 use domain::TenantId;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Conditional;
 use crate::error::SdkResultExt;
 use crate::keys::{self, GSI1PK, GSI1SK, PK, SK};
+use crate::table::to_value;
 use crate::{StoreError, Table};
 
 /// The connection record of each tenant (`TENANT#{t}` / `CONNECTION`). While connected it also
@@ -155,31 +156,42 @@ impl Connections {
             .is_some())
     }
 
-    /// Records the end of a pull.
+    /// Records the end of a pull, and the company's settings when it read them (in the same
+    /// write: they go onto the stored company, which a connection always has).
     pub async fn record_sync(
         &self,
         tenant: &TenantId,
         at: DateTime<Utc>,
         result: SyncResult,
+        settings: Option<&CompanySettings>,
     ) -> Result<(), StoreError> {
         let result = serde_json::to_value(result)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        self.table
+        let mut update = self
+            .table
             .client()
             .update_item()
             .table_name(self.table.name())
             .key(PK, AttributeValue::S(keys::tenant_pk(tenant)))
             .key(SK, AttributeValue::S(keys::connection_sk().into()))
-            .update_expression("SET last_sync_at = :at, last_sync_result = :result")
-            .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339()))
-            .expression_attribute_values(":result", AttributeValue::S(result))
-            .send()
-            .await
-            .or_store("UpdateItem")?;
+            .expression_attribute_values(":result", AttributeValue::S(result));
+        update = match settings {
+            Some(settings) => update
+                .update_expression(
+                    "SET last_sync_at = :at, last_sync_result = :result, company.settings = :settings",
+                )
+                .condition_expression("attribute_exists(#pk) AND attribute_type(company, :map)")
+                .expression_attribute_values(":settings", to_value(settings)?)
+                .expression_attribute_values(":map", AttributeValue::S("M".into())),
+            None => update
+                .update_expression("SET last_sync_at = :at, last_sync_result = :result")
+                .condition_expression("attribute_exists(#pk)"),
+        };
+        update.send().await.or_store("UpdateItem")?;
         Ok(())
     }
 }

@@ -186,6 +186,7 @@ pub async fn connect_tenant(
                 name: info.name,
                 corporate_identity_number: Some(info.corporate_identity_number),
                 company_identifier: None,
+                settings: None,
             },
             "user-1",
             chrono::Utc::now(),

@@ -220,6 +220,69 @@ impl Shared {
         Ok(id)
     }
 
+    /// Changes what `/v2/companysettings` reports, as the owner would in Visma's settings (or
+    /// Visma's sales would, for the plan). `patch` uses Visma's own field names:
+    /// `ProductVariant`, `ShowPricesExclVatPC`, `DomesticCurrencyRounding`,
+    /// `UsesReverseConstructionVat`, `UsesRotReducedInvoicing`, `AccountingLockedTo`; fields
+    /// left out keep their value.
+    pub fn set_company_settings(&self, company_id: Uuid, patch: &Value) -> ApiResult<()> {
+        let mut st = self.lock();
+        let c = st
+            .company_mut(company_id)
+            .ok_or_else(|| ApiError::not_found("Company"))?;
+        let bad = |field: &str| {
+            ApiError::field(field, "InvalidValue", format!("{field} has the wrong type"))
+        };
+        let obj = patch.as_object().ok_or_else(|| bad(""))?;
+        for (key, value) in obj {
+            match key.as_str() {
+                "ProductVariant" => {
+                    c.product_variant = value
+                        .as_i64()
+                        .and_then(|v| i32::try_from(v).ok())
+                        .filter(|v| (1..=6).contains(v))
+                        .ok_or_else(|| bad(key))?
+                }
+                "ShowPricesExclVatPC" => {
+                    c.booking.show_prices_excl_vat_pc = value.as_bool().ok_or_else(|| bad(key))?
+                }
+                "DomesticCurrencyRounding" => {
+                    c.booking.domestic_currency_rounding = value
+                        .as_i64()
+                        .and_then(|v| i32::try_from(v).ok())
+                        .filter(|v| matches!(v, 0 | 1))
+                        .ok_or_else(|| bad(key))?
+                }
+                "UsesReverseConstructionVat" => {
+                    c.booking.uses_reverse_construction_vat =
+                        value.as_bool().ok_or_else(|| bad(key))?
+                }
+                "UsesRotReducedInvoicing" => {
+                    c.booking.uses_rot_reduced_invoicing =
+                        value.as_bool().ok_or_else(|| bad(key))?
+                }
+                "AccountingLockedTo" => {
+                    c.booking.accounting_locked_to = match value {
+                        Value::Null => None,
+                        Value::String(raw) => Some(
+                            NaiveDate::parse_from_str(&raw[..raw.len().min(10)], "%Y-%m-%d")
+                                .map_err(|_| bad(key))?,
+                        ),
+                        _ => return Err(bad(key)),
+                    }
+                }
+                _ => {
+                    return Err(ApiError::field(
+                        key,
+                        "UnknownField",
+                        format!("{key} is not a setting the sandbox keeps"),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn lock_fiscal_year(&self, company_id: Uuid, fiscal_year_id: Uuid) -> ApiResult<()> {
         let mut st = self.lock();
         let c = st
@@ -307,6 +370,7 @@ pub fn routes() -> Router<App> {
             get(vouchers).post(book_voucher),
         )
         .route("/_sandbox/companies/{id}/fiscal-years", post(add_year))
+        .route("/_sandbox/companies/{id}/settings", put(put_settings))
         .route(
             "/_sandbox/companies/{id}/fiscal-years/{fy}/lock",
             post(lock_year),
@@ -526,6 +590,16 @@ async fn add_year(
         .state
         .add_fiscal_year(company_id(&id)?, b.start, b.end)?;
     Ok((StatusCode::CREATED, Json(json!({"id": fy}))).into_response())
+}
+
+async fn put_settings(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let patch: Value = parse_body(&body)?;
+    app.state.set_company_settings(company_id(&id)?, &patch)?;
+    Ok(no_content())
 }
 
 async fn lock_year(

@@ -167,6 +167,14 @@ impl Sandbox {
         }
     }
 
+    /// Changes what `/v2/companysettings` reports (Visma's field names; see
+    /// `PUT /_sandbox/companies/{id}/settings`). Panics when a field is refused.
+    pub fn set_company_settings(&self, company_id: Uuid, patch: serde_json::Value) {
+        if let Err(e) = self.shared.set_company_settings(company_id, &patch) {
+            panic!("set_company_settings failed: {}", e.message);
+        }
+    }
+
     pub fn lock_fiscal_year(&self, company_id: Uuid, fiscal_year_id: Uuid) {
         if let Err(e) = self.shared.lock_fiscal_year(company_id, fiscal_year_id) {
             panic!("lock_fiscal_year failed: {}", e.message);

@@ -320,6 +320,7 @@ fn company(idx: u32, c: &CompanySeed, seed: &Seed) -> Company {
         },
         identifier: format!("{}", 1_000_000 + idx),
         product_variant: 5,
+        booking: crate::state::BookingSettings::default(),
         next_customer_number: 1,
         next_invoice_number: 1001,
         default_terms_id: seed_id(idx, 5, 30),

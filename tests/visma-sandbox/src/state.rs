@@ -139,11 +139,39 @@ impl Coding {
     }
 }
 
+/// The company settings that decide how Visma books an invoice, as `/v2/companysettings`
+/// reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingSettings {
+    /// `ShowPricesExclVatPC`: prices for private individuals shown excluding VAT.
+    pub show_prices_excl_vat_pc: bool,
+    /// `DomesticCurrencyRounding`: 0 none, 1 half away from zero to whole kronor.
+    pub domestic_currency_rounding: i32,
+    pub uses_reverse_construction_vat: bool,
+    pub uses_rot_reduced_invoicing: bool,
+    pub accounting_locked_to: Option<NaiveDate>,
+}
+
+impl Default for BookingSettings {
+    /// What the seeded companies report (see docs/visma-sandbox.md for what is assumed).
+    fn default() -> Self {
+        Self {
+            show_prices_excl_vat_pc: true,
+            domestic_currency_rounding: 0,
+            uses_reverse_construction_vat: false,
+            uses_rot_reduced_invoicing: false,
+            accounting_locked_to: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Company {
     pub info: CompanyInfo,
     pub identifier: String,
     pub product_variant: i32,
+    /// How the company books invoices (`/v2/companysettings`; set through the admin API).
+    pub booking: BookingSettings,
     pub next_customer_number: u64,
     pub next_invoice_number: u64,
     pub default_terms_id: Uuid,
@@ -214,18 +242,19 @@ impl Company {
             "NextQuoteNumber": 1,
             "NextOrderNumber": 1,
             "NextArticleNumber": 1,
-            "ShowPricesExclVatPC": true,
+            "ShowPricesExclVatPC": self.booking.show_prices_excl_vat_pc,
+            "DomesticCurrencyRounding": self.booking.domestic_currency_rounding,
+            "UsesReverseConstructionVat": self.booking.uses_reverse_construction_vat,
             "KeepOriginalDraftDate": false,
             "UseAutomaticVatCalculation": false,
             "UsesPaymentReferenceNumber": true,
-            "UsesRotReducedInvoicing": false,
+            "UsesRotReducedInvoicing": self.booking.uses_rot_reduced_invoicing,
             "UsesMoss": false,
             "UsesCostCenter": false,
             "UsesProject": false,
-            "AccountingLockedTo": null,
+            "AccountingLockedTo": self.booking.accounting_locked_to.map(|d| format!("{d}T00:00:00")),
             "AccountingLockInterval": 0,
             "AccountNumberDigits": 4,
-            "DomesticCurrencyRounding": 0,
         })
     }
 }

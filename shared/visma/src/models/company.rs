@@ -54,6 +54,23 @@ pub struct CompanySettings {
     pub use_automatic_vat_calculation: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uses_payment_reference_number: Option<bool>,
+    /// Prices for private individuals are shown excluding VAT (Visma's default shows them
+    /// including VAT).
+    #[serde(
+        rename = "ShowPricesExclVatPC",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub show_prices_excl_vat_pc: Option<bool>,
+    /// 0 none, 1 half away from zero (to whole units of the domestic currency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domestic_currency_rounding: Option<i32>,
+    /// Construction sector: reverse charge VAT rules apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses_reverse_construction_vat: Option<bool>,
+    /// Swedish companies: ROT/RUT rules apply to services for private individuals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses_rot_reduced_invoicing: Option<bool>,
 }
 
 /// `VatCodeApi`.

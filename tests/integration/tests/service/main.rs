@@ -11,6 +11,7 @@
 //! - `tests/soak.rs` is `#[ignore]`d: minutes of load against the service run as its own
 //!   process (`make soak`).
 
+mod company_settings;
 mod connection;
 mod connection_lifecycle;
 mod credit_notes;

@@ -130,8 +130,9 @@ async fn a_large_chart_arrives_complete_and_an_unchanged_pull_costs_one_request_
     }
 
     // Nothing changed in Visma: at most one request per resource type (accounts: one for the
-    // one open fiscal year), and nothing announced. Seven types since the pull also keeps the
-    // terms of payment and the customer index for the push (issue 8): five before.
+    // one open fiscal year), and nothing announced. Eight types: the company's settings (its
+    // plan and how it books), the five of the pulled data, and the terms of payment and the
+    // customer index the push uses.
     sandbox.clear_request_log();
     let report = internals::pull::run(&app, &t).await.unwrap();
     let second = requests(&sandbox);
@@ -144,6 +145,7 @@ async fn a_large_chart_arrives_complete_and_an_unchanged_pull_costs_one_request_
         vec![
             "GET /v2/accounts/{fiscalyearId}",
             "GET /v2/articleaccountcodings",
+            "GET /v2/companysettings",
             "GET /v2/customers",
             "GET /v2/fiscalyears",
             "GET /v2/termsofpayments",

@@ -230,6 +230,7 @@ async fn a_block_on_the_connection_long_after_the_connect_is_not_resumed_by_pull
                 name: company.name,
                 corporate_identity_number: Some(company.corporate_identity_number),
                 company_identifier: None,
+                settings: None,
             },
             "user-1",
             chrono::Utc::now() - chrono::Duration::minutes(10),
