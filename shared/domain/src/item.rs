@@ -77,6 +77,8 @@ pub enum ItemCode {
     VismaValidation,
     /// A credit note whose credited invoice is not (yet) in Visma.
     OriginalInvoiceMissing,
+    /// The company's Visma plan has no manual vouchers (Invoicing).
+    VismaPlanNoVouchers,
     // Failed: Visma refused the record for good, or retries ran out.
     /// Visma refused the record.
     VismaRejected,
@@ -98,7 +100,7 @@ pub enum ItemCode {
 }
 
 impl ItemCode {
-    pub const ALL: [ItemCode; 17] = [
+    pub const ALL: [ItemCode; 18] = [
         ItemCode::ConnectionExpired,
         ItemCode::NotConnected,
         ItemCode::MappingIncomplete,
@@ -110,6 +112,7 @@ impl ItemCode {
         ItemCode::MissingScope,
         ItemCode::VismaValidation,
         ItemCode::OriginalInvoiceMissing,
+        ItemCode::VismaPlanNoVouchers,
         ItemCode::VismaRejected,
         ItemCode::VismaConflict,
         ItemCode::RetriesExhausted,
@@ -131,6 +134,7 @@ impl ItemCode {
             ItemCode::MissingScope => "missing_scope",
             ItemCode::VismaValidation => "visma_validation",
             ItemCode::OriginalInvoiceMissing => "original_invoice_missing",
+            ItemCode::VismaPlanNoVouchers => "visma_plan_no_vouchers",
             ItemCode::VismaRejected => "visma_rejected",
             ItemCode::VismaConflict => "visma_conflict",
             ItemCode::RetriesExhausted => "retries_exhausted",

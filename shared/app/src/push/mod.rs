@@ -34,7 +34,7 @@ pub(crate) mod outcome;
 mod voucher;
 
 use chrono::{Duration, Utc};
-use domain::connection::ConnectionStatus;
+use domain::connection::{ConnectionStatus, VismaPlan};
 use domain::{EventData, ItemCode, ItemError, RecordKind, TenantId};
 use store::{Claim, Conditional, StoreError, SyncItem};
 use visma::VismaApi;
@@ -192,6 +192,8 @@ struct ClaimedPush<'a> {
     look_first: bool,
     /// This attempt's claim owner, which also holds any customer creation lease it takes.
     claimant: &'a str,
+    /// The company's Visma plan, as the last connect or pull read it.
+    plan: Option<VismaPlan>,
 }
 
 /// One attempt at the claimed item: the connection must be usable, then each kind goes its
@@ -204,7 +206,8 @@ async fn push_claimed(
     look_first: bool,
     claimant: &str,
 ) -> Attempt {
-    match deps.connections.get(tenant).await?.map(|c| c.status) {
+    let connection = deps.connections.get(tenant).await?;
+    match connection.as_ref().map(|c| c.status) {
         Some(ConnectionStatus::Connected) => {}
         Some(ConnectionStatus::Expired) => {
             return Err(blocked(
@@ -234,6 +237,10 @@ async fn push_claimed(
         tenant,
         look_first,
         claimant,
+        plan: connection
+            .and_then(|c| c.company)
+            .and_then(|c| c.settings)
+            .and_then(|s| s.plan),
     };
     match event.data() {
         EventData::CustomerCreated(customer) => {

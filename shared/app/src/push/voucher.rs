@@ -1,6 +1,7 @@
 //! Manual vouchers: checked against the pulled fiscal years and chart of accounts before any
 //! Visma call, then created with the `[Aourly <id>]` tag that finds them again.
 
+use domain::connection::VismaPlan;
 use domain::pull::{Account, FiscalYear};
 use domain::{ItemCode, ItemError, Voucher};
 use visma::{ListQuery, VismaApi, VoucherOptions};
@@ -13,6 +14,18 @@ use crate::translate;
 /// The tag in a pushed voucher's text that identifies its Aourly voucher.
 pub fn voucher_tag(voucher: &Voucher) -> String {
     domain::pull::pushed_voucher_tag(voucher.id().as_str())
+}
+
+/// Manual vouchers need a plan that has them: Visma's Invoicing plan has none. An unknown plan
+/// (not read yet) is let through: Visma's own answer decides.
+pub(crate) fn plan_takes_vouchers(plan: Option<VismaPlan>) -> Result<(), Stop> {
+    match plan {
+        Some(VismaPlan::Invoicing) => Err(blocked(
+            ItemCode::VismaPlanNoVouchers,
+            "the Visma company is on the Invoicing plan, which has no manual vouchers; book this voucher in Visma by hand, or move to a plan with bookkeeping and retry it",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The pulled fiscal year the voucher falls in: it must exist and be open.
@@ -70,6 +83,7 @@ pub(crate) fn check_accounts(
 impl ClaimedPush<'_> {
     pub(super) async fn voucher(&self, voucher: &Voucher) -> Attempt {
         let (deps, api, tenant) = (self.deps, self.api, self.tenant);
+        plan_takes_vouchers(self.plan)?;
         let years = deps.pulled.fiscal_years(tenant).await?;
         let year = fiscal_year_for(voucher, &years)?;
         let chart = deps.pulled.chart(tenant, &year.id).await?.ok_or_else(|| {
@@ -176,6 +190,24 @@ mod tests {
         assert_eq!(code(locked), ItemCode::FiscalYearLocked);
         let missing = fiscal_year_for(&voucher("2027-01-01"), &years).unwrap_err();
         assert_eq!(code(missing), ItemCode::FiscalYearMissing);
+    }
+
+    #[test]
+    fn only_the_invoicing_plan_refuses_manual_vouchers() {
+        let refused = plan_takes_vouchers(Some(VismaPlan::Invoicing)).unwrap_err();
+        assert_eq!(code(refused), ItemCode::VismaPlanNoVouchers);
+        for plan in [
+            VismaPlan::Standard,
+            VismaPlan::Pro,
+            VismaPlan::Bookkeeping,
+            VismaPlan::Solo,
+        ] {
+            assert!(plan_takes_vouchers(Some(plan)).is_ok(), "{plan:?}");
+        }
+        assert!(
+            plan_takes_vouchers(None).is_ok(),
+            "not read yet: Visma decides"
+        );
     }
 
     #[test]

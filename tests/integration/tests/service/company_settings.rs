@@ -88,3 +88,38 @@ async fn a_pull_that_cannot_read_the_settings_fails_and_keeps_the_last_ones() {
         "the settings read at connect stay"
     );
 }
+
+#[tokio::test]
+async fn an_invoicing_plan_company_blocks_a_voucher_before_any_visma_call() {
+    let sb = sandbox().await;
+    // GIVEN a company on Visma's Invoicing plan (no manual vouchers), connected and pulled
+    sb.set_company_settings(first_company(&sb), json!({"ProductVariant": 2}));
+    let (app, tenant) = ready(&sb).await;
+    assert_eq!(
+        status(&app, tenant.as_str()).await["visma_company"]["plan"],
+        "invoicing"
+    );
+    sb.clear_request_log();
+    // WHEN Aourly sends a voucher
+    let answer = app
+        .post_webhook(&payloads::voucher_event(
+            "evt_v1",
+            payloads::voucher("vch_7"),
+        ))
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    app.drain_queue(10).await;
+    // THEN it is blocked with the plan's code, and Visma was never asked
+    let item = app
+        .item(&tenant, internals::RecordKind::Voucher, "vch_7")
+        .await;
+    assert_eq!(item.status, internals::ItemStatus::Blocked);
+    assert_eq!(item.last_error.unwrap().code, "visma_plan_no_vouchers");
+    assert!(
+        sb.request_log()
+            .iter()
+            .all(|r| !r.path.starts_with("/v2/vouchers")),
+        "no voucher request reached Visma: {:?}",
+        sb.request_log()
+    );
+}
